@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "uvs",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "uvsd", targets: ["uvsd"]),
+        .executable(name: "uvsadm", targets: ["uvsadm"]),
+        .library(name: "UVSEngine", targets: ["UVSEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.27.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // libpcap: reading/writing pcap and pcapng, BPF compilation.
+        .systemLibrary(name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
+                       providers: [.apt(["libpcap-dev"])]),
+        // Raw frame views, parsing, checksums: the small unsafe layer everything else stands on.
+        .target(name: "UVSPacket"),
+        // The pure, deterministic IPVS engine (no I/O; clock and randomness injected).
+        .target(name: "UVSEngine", dependencies: [
+            "UVSPacket",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
+        // ipvsadm grammar and listings.
+        .target(name: "UVSControl", dependencies: ["UVSEngine", "UVSPacket"]),
+        // I/O edges: capture files, replay driver.
+        .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
+        .executableTarget(name: "uvsd", dependencies: [
+            "UVSIO", "UVSControl", "UVSEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "uvsadm", dependencies: ["UVSControl", "UVSEngine"]),
+        .testTarget(name: "UVSPacketTests", dependencies: ["UVSPacket"]),
+        .testTarget(name: "UVSEngineTests", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"]),
+        .testTarget(name: "UVSControlTests", dependencies: ["UVSControl", "UVSEngine"]),
+        .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                "UVSEngine", "UVSPacket", "UVSControl", "UVSIO",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -1,0 +1,65 @@
+import UVSEngine
+
+/// Applying ipvsadm commands to an engine, and rules files (`ipvsadm -R` format).
+public enum Rules {
+    /// A rules file error: `FILE:LINE: message`.
+    public struct FileError: Error, CustomStringConvertible {
+        public var file: String
+        public var line: Int
+        public var message: String
+        public var description: String { "\(file):\(line): \(message)" }
+    }
+
+    /// Parses every line first; nothing is applied unless all lines parse and apply.
+    /// Blank lines and `#` comments are skipped.
+    public static func parse(_ text: String, file: String) throws(FileError) -> [(line: Int, command: IPVSCommand)] {
+        var out: [(Int, IPVSCommand)] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = Substring(raw)
+            if let h = line.firstIndex(of: "#") { line = line[..<h] }
+            let words = CommandParser.words(String(line))
+            if words.isEmpty { continue }
+            let cmd: IPVSCommand
+            do {
+                cmd = try CommandParser.parse(words)
+            } catch {
+                throw FileError(file: file, line: n + 1, message: error.message)
+            }
+            switch cmd {
+            case .list, .save, .restore, .help, .version:
+                throw FileError(file: file, line: n + 1, message: "'\(words[0])' is not a configuration command")
+            default:
+                out.append((n + 1, cmd))
+            }
+        }
+        return out
+    }
+
+    /// Applies one configuration command.
+    public static func apply(_ cmd: IPVSCommand, to e: Engine) throws(IPVSError) {
+        switch cmd {
+        case .addService(let s): try e.addService(s)
+        case .editService(let s): try e.editService(s)
+        case .deleteService(let k): try e.deleteService(k)
+        case .clear: e.clear()
+        case .addServer(let k, let d): try e.addDestination(k, d)
+        case .editServer(let k, let d): try e.editDestination(k, d)
+        case .deleteServer(let k, let a, let p): try e.deleteDestination(k, addr: a, port: p)
+        case .zero(let k): try e.zero(k)
+        case .setTimeouts(let t, let f, let u): e.timeouts.set(tcp: t, tcpfin: f, udp: u)
+        case .list, .save, .restore, .help, .version: break
+        }
+    }
+
+    /// Loads a rules file into a fresh engine configuration: all or nothing.
+    public static func load(_ text: String, file: String, into e: Engine) throws(FileError) {
+        let cmds = try parse(text, file: file)
+        for (line, cmd) in cmds {
+            do {
+                try apply(cmd, to: e)
+            } catch {
+                throw FileError(file: file, line: line, message: error.description)
+            }
+        }
+    }
+}

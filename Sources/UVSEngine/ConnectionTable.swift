@@ -1,0 +1,224 @@
+import HeapModule
+import UVSPacket
+
+/// The connection table: a slab of fixed-size entries, a chained hash index keyed by the
+/// client side (caddr, cport, proto) as the kernel's, and lazy expiry timers.
+///
+/// A refresh only writes `expires`; the timer heap keeps the expiry it was armed with and,
+/// when that comes due, re-arms to the entry's current expiry if it moved. So a packet on an
+/// existing connection touches no heap and allocates nothing.
+public struct ConnectionTable {
+    @usableFromInline var slots: ContiguousArray<Connection> = []
+    @usableFromInline var buckets: ContiguousArray<Int32> = []
+    @usableFromInline var mask: UInt32 = 0
+    @usableFromInline var freeHead: Int32 = -1
+    @usableFromInline var timers = Heap<Timer>()
+    @usableFromInline let seed: UInt32
+    public private(set) var count = 0
+    /// Entries the table may hold before it refuses new ones (counted as a drop).
+    public var limit: Int
+
+    @usableFromInline struct Timer: Comparable {
+        var expires: Nanos
+        var slot: Int32
+        var generation: UInt32
+        @usableFromInline static func < (a: Timer, b: Timer) -> Bool { a.expires < b.expires }
+        @usableFromInline static func == (a: Timer, b: Timer) -> Bool { a.expires == b.expires }
+    }
+
+    /// `initialCapacity` slots are allocated up front; the table doubles up to `limit`.
+    public init(initialCapacity: Int = 4096, limit: Int = 1 << 24, seed: UInt32 = 0x5EED_1D05) {
+        self.limit = limit
+        self.seed = seed
+        reserve(max(16, initialCapacity))
+    }
+
+    public var capacity: Int { slots.count }
+
+    /// Grows the slab and rebuilds the index (never on the per-packet path of a hit).
+    public mutating func reserve(_ n: Int) {
+        guard n > slots.count else { return }
+        let old = slots.count
+        slots.reserveCapacity(n)
+        for i in old..<n {
+            var c = Connection()
+            c.next = i + 1 < n ? Int32(i + 1) : freeHead
+            slots.append(c)
+        }
+        freeHead = Int32(old)
+        var nb = 16
+        while nb < n { nb <<= 1 }
+        buckets = ContiguousArray(repeating: -1, count: nb)
+        mask = UInt32(nb - 1)
+        for i in 0..<old where slots[i].flags & ConnFlags.hashed != 0 {
+            let b = Int(bucket(slots[i].caddr, slots[i].cport, slots[i].proto))
+            slots[i].next = buckets[b]
+            buckets[b] = Int32(i)
+        }
+        timers.reserveCapacity(n)
+    }
+
+    @inlinable func bucket(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) -> UInt32 {
+        var h = (addr.lo ^ (addr.hi &* 0x9E37_79B9_7F4A_7C15)) &+ (UInt64(port) << 8 | UInt64(proto))
+        h ^= UInt64(seed)
+        h = (h ^ (h >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        h ^= h >> 32
+        return UInt32(truncatingIfNeeded: h) & mask
+    }
+
+    @inlinable public subscript(slot: Int32) -> Connection {
+        _read { yield slots[Int(slot)] }
+        _modify { yield &slots[Int(slot)] }
+    }
+
+    // MARK: lookups (spec §3.3)
+
+    /// In-lookup: a client → virtual packet.
+    @inlinable
+    public func lookupIn(proto: UInt8, caddr: IPAddr, cport: UInt16, vaddr: IPAddr, vport: UInt16) -> Int32 {
+        var i = buckets[Int(bucket(caddr, cport, proto))]
+        while i >= 0 {
+            let c = slots[Int(i)]
+            if c.cport == cport && c.vport == vport && c.caddr == caddr && c.vaddr == vaddr
+                && c.proto == proto && c.flags & ConnFlags.template == 0 {
+                return i
+            }
+            i = c.next
+        }
+        return -1
+    }
+
+    /// Out-lookup: a server → client packet from (saddr, sport) to (caddr, cport).
+    @inlinable
+    public func lookupOut(proto: UInt8, saddr: IPAddr, sport: UInt16, caddr: IPAddr, cport: UInt16) -> Int32 {
+        var i = buckets[Int(bucket(caddr, cport, proto))]
+        while i >= 0 {
+            let c = slots[Int(i)]
+            if c.cport == cport && c.caddr == caddr && c.proto == proto && c.flags & ConnFlags.template == 0 {
+                if c.flags & ConnFlags.fwdMask == UInt32(ForwardMethod.masquerade.rawValue) {
+                    if c.daddr == saddr && c.dport == sport { return i }
+                } else if c.vaddr == saddr && c.vport == sport {
+                    return i
+                }
+            }
+            i = c.next
+        }
+        return -1
+    }
+
+    /// Template lookup (cport is always 0 in templates).
+    public func lookupTemplate(proto: UInt8, caddr: IPAddr, vaddr: IPAddr, vport: UInt16) -> Int32 {
+        var i = buckets[Int(bucket(caddr, 0, proto))]
+        while i >= 0 {
+            let c = slots[Int(i)]
+            if c.flags & ConnFlags.template != 0 && c.cport == 0 && c.caddr == caddr
+                && c.vaddr == vaddr && c.vport == vport && c.proto == proto {
+                return i
+            }
+            i = c.next
+        }
+        return -1
+    }
+
+    // MARK: insert / remove
+
+    /// Takes a free slot for `conn` (hashed unless it is a one-packet connection) and arms
+    /// its timer. Returns -1 when the table is full.
+    public mutating func insert(_ conn: Connection, hashed: Bool = true) -> Int32 {
+        if freeHead < 0 {
+            guard slots.count < limit else { return -1 }
+            reserve(min(limit, slots.count * 2))
+        }
+        let i = freeHead
+        freeHead = slots[Int(i)].next
+        let gen = slots[Int(i)].generation &+ 1
+        var c = conn
+        c.generation = gen
+        c.flags |= ConnFlags.inUse
+        if hashed {
+            c.flags |= ConnFlags.hashed
+            let b = Int(bucket(c.caddr, c.cport, c.proto))
+            c.next = buckets[b]
+            buckets[b] = i
+        } else {
+            c.next = -1
+        }
+        slots[Int(i)] = c
+        count += 1
+        if hashed { timers.insert(Timer(expires: c.expires, slot: i, generation: gen)) }
+        return i
+    }
+
+    /// Removes the entry from the index (it can never match again) and frees the slot.
+    public mutating func remove(_ i: Int32) {
+        unhash(i)
+        slots[Int(i)].flags = 0
+        slots[Int(i)].generation &+= 1
+        slots[Int(i)].next = freeHead
+        freeHead = i
+        count -= 1
+    }
+
+    /// Takes the entry out of the hash index, keeping the slot (used when re-keying).
+    public mutating func unhash(_ i: Int32) {
+        guard slots[Int(i)].flags & ConnFlags.hashed != 0 else { return }
+        let c = slots[Int(i)]
+        let b = Int(bucket(c.caddr, c.cport, c.proto))
+        if buckets[b] == i {
+            buckets[b] = c.next
+        } else {
+            var p = buckets[b]
+            while p >= 0 {
+                if slots[Int(p)].next == i { slots[Int(p)].next = c.next; break }
+                p = slots[Int(p)].next
+            }
+        }
+        slots[Int(i)].flags &= ~ConnFlags.hashed
+        slots[Int(i)].next = -1
+    }
+
+    /// Puts an entry (back) into the hash index under its current key.
+    public mutating func rehash(_ i: Int32) {
+        unhash(i)
+        let c = slots[Int(i)]
+        let b = Int(bucket(c.caddr, c.cport, c.proto))
+        slots[Int(i)].next = buckets[b]
+        slots[Int(i)].flags |= ConnFlags.hashed
+        buckets[b] = i
+    }
+
+    /// Re-arms the timer after `expires` moved earlier than the armed value.
+    public mutating func armTimer(_ i: Int32) {
+        let c = slots[Int(i)]
+        timers.insert(Timer(expires: c.expires, slot: i, generation: c.generation))
+    }
+
+    /// Next live entry whose expiry has come (≤ now), if any. Entries refreshed since their
+    /// timer was armed are re-armed on the way.
+    public mutating func nextExpired(now: Nanos) -> Int32? {
+        while let t = timers.min, t.expires <= now {
+            _ = timers.popMin()
+            let c = slots[Int(t.slot)]
+            guard c.flags & ConnFlags.inUse != 0, c.generation == t.generation else { continue }
+            if c.expires > now {
+                timers.insert(Timer(expires: c.expires, slot: t.slot, generation: t.generation))
+                continue
+            }
+            return t.slot
+        }
+        return nil
+    }
+
+    /// Slots of all live, hashed entries in slot order.
+    public func liveSlots() -> [Int32] {
+        var r: [Int32] = []
+        r.reserveCapacity(count)
+        for i in 0..<slots.count where slots[i].flags & ConnFlags.hashed != 0 { r.append(Int32(i)) }
+        return r
+    }
+
+    /// Bytes held per connection slot, including its index and timer entries.
+    public static var bytesPerEntry: Int {
+        MemoryLayout<Connection>.stride + MemoryLayout<Int32>.stride + MemoryLayout<Timer>.stride
+    }
+}

@@ -1,0 +1,345 @@
+import UVSPacket
+
+/// A complete service definition as ipvsadm sends it (full replacement, spec §6.2).
+public struct ServiceSpec: Sendable, Equatable {
+    public var key: ServiceKey
+    public var scheduler: String
+    public var flags: UInt32
+    public var timeout: UInt32
+    public var netmask: UInt32
+    public var persistenceEngine: String?
+
+    public init(key: ServiceKey, scheduler: String = "wlc", flags: UInt32 = 0, timeout: UInt32 = 0,
+                netmask: UInt32? = nil, persistenceEngine: String? = nil) {
+        self.key = key; self.scheduler = scheduler; self.flags = flags; self.timeout = timeout
+        self.netmask = netmask ?? (key.isV6 ? 128 : 0xFFFF_FFFF)
+        self.persistenceEngine = persistenceEngine
+    }
+}
+
+
+
+/// A complete destination definition as ipvsadm sends it.
+public struct DestinationSpec: Sendable, Equatable {
+    public var addr: IPAddr
+    public var port: UInt16
+    public var method: ForwardMethod
+    public var weight: Int32
+    public var upperThreshold: UInt32
+    public var lowerThreshold: UInt32
+    public var tunnelType: TunnelType
+    public var tunnelPort: UInt16
+    public var tunnelChecksum: TunnelChecksum
+
+    public init(addr: IPAddr, port: UInt16, method: ForwardMethod = .directRoute, weight: Int32 = 1,
+                upperThreshold: UInt32 = 0, lowerThreshold: UInt32 = 0, tunnelType: TunnelType = .ipip,
+                tunnelPort: UInt16 = 0, tunnelChecksum: TunnelChecksum = .none) {
+        self.addr = addr; self.port = port; self.method = method; self.weight = weight
+        self.upperThreshold = upperThreshold; self.lowerThreshold = lowerThreshold
+        self.tunnelType = tunnelType; self.tunnelPort = tunnelPort; self.tunnelChecksum = tunnelChecksum
+    }
+}
+
+/// The IPVS engine: services, real servers, the connection table and the packet path.
+/// Pure and deterministic: time comes with every call, randomness from the seeded source.
+/// One engine belongs to one worker thread.
+public final class Engine {
+    public var sysctls: Sysctls
+    public var timeouts = Timeouts()
+    public var topology: Topology
+    public internal(set) var services: [VirtualService] = []
+    var schedulers: [(any Scheduler)?] = []
+    var serviceIndex: [ServiceKey: Int32] = [:]
+    var port0Services = 0
+    var ftpServices = 0
+    public internal(set) var dests = ContiguousArray<RealServer>()
+    /// Resolved next-hop MAC per destination (parallel to `dests`).
+    var destMACs = ContiguousArray<MACAddr?>()
+    public internal(set) var conns: ConnectionTable
+    public internal(set) var totals = Counters()
+    public internal(set) var drops = [UInt64](repeating: 0, count: DropReason.allCases.count)
+    /// Frames the engine left to the host stack (not IPVS traffic).
+    public internal(set) var passed: UInt64 = 0
+    /// The connection table size the listing reports (`size=`), as conn_tab_bits = 12.
+    public var tableSizeReported = 4096
+    public internal(set) var now: Nanos = 0
+    var rng: SplitMix64
+    /// Per-client ICMP error rate limiter state (token bucket, burst 6, 1/s).
+    var icmpPeers: [IPAddr: (tokens: Nanos, last: Nanos)] = [:]
+    /// Scratch space for generated frames (ICMP errors, second fragments).
+    let scratch: UnsafeMutableRawPointer
+    static let scratchSize = 4096
+
+    public init(topology: Topology, sysctls: Sysctls = Sysctls(), seed: UInt64 = 1,
+                initialConnections: Int = 4096, connectionLimit: Int = 1 << 24) {
+        self.topology = topology
+        self.sysctls = sysctls
+        rng = SplitMix64(seed: seed)
+        conns = ConnectionTable(initialCapacity: initialConnections, limit: connectionLimit,
+                                seed: UInt32(truncatingIfNeeded: seed &* 0x9E37_79B9))
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: Engine.scratchSize, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    @inline(__always) func count(_ r: DropReason) { drops[r.rawValue] &+= 1 }
+
+    public func dropCount(_ r: DropReason) -> UInt64 { drops[r.rawValue] }
+
+    // MARK: configuration (spec §1.1, §1.2)
+
+    public func serviceSlot(_ key: ServiceKey) -> Int32? { serviceIndex[key] }
+
+    func destinationList(_ svc: Int32) -> DestinationList {
+        DestinationList(order: services[Int(svc)].destinations, store: dests)
+    }
+
+    public func addService(_ spec: ServiceSpec) throws(IPVSError) {
+        guard serviceIndex[spec.key] == nil else { throw .serviceExists }
+        try validate(spec)
+        let idx = Int32(services.count)
+        let svc = VirtualService(key: spec.key, schedulerName: spec.scheduler, flags: spec.flags,
+                                 timeout: spec.timeout, netmask: spec.netmask,
+                                 persistenceEngine: spec.persistenceEngine)
+        services.append(svc)
+        schedulers.append(SchedulerRegistry.make(spec.scheduler,
+                                                 setup: SchedulerSetup(serviceFlags: spec.flags, sysctls: sysctls),
+                                                 destinations: DestinationList(order: [], store: dests)))
+        serviceIndex[spec.key] = idx
+        if !spec.key.isFwmark && spec.key.port == 0 { port0Services += 1 }
+        if !spec.key.isFwmark && spec.key.port == 21 { ftpServices += 1 }
+    }
+
+    func validate(_ spec: ServiceSpec) throws(IPVSError) {
+        guard spec.scheduler == "none" || SchedulerRegistry.type(named: spec.scheduler) != nil else {
+            throw .schedulerNotFound
+        }
+        if let pe = spec.persistenceEngine, pe != "sip" { throw .schedulerNotFound }
+        if spec.key.isV6 && (spec.netmask < 1 || spec.netmask > 128) { throw .invalidOperation }
+    }
+
+    public func editService(_ spec: ServiceSpec) throws(IPVSError) {
+        guard let idx = serviceIndex[spec.key] else { throw .noSuchService }
+        try validate(spec)
+        let i = Int(idx)
+        if services[i].schedulerName != spec.scheduler || services[i].flags != spec.flags {
+            // A new scheduler starts with fresh state; the same one keeps its state unless
+            // its flags changed (sh/mh rebuild on flag change).
+            if services[i].schedulerName != spec.scheduler {
+                schedulers[i] = SchedulerRegistry.make(spec.scheduler,
+                                                       setup: SchedulerSetup(serviceFlags: spec.flags, sysctls: sysctls),
+                                                       destinations: destinationList(idx))
+            }
+        }
+        services[i].schedulerName = spec.scheduler
+        services[i].flags = spec.flags
+        services[i].timeout = spec.timeout
+        services[i].netmask = spec.netmask
+        services[i].persistenceEngine = spec.persistenceEngine
+    }
+
+    public func deleteService(_ key: ServiceKey) throws(IPVSError) {
+        guard let idx = serviceIndex[key] else { throw .noSuchService }
+        let i = Int(idx)
+        for d in services[i].destinations { trash(d) }
+        services[i].destinations = []
+        services[i].live = false
+        schedulers[i] = nil
+        serviceIndex[key] = nil
+        if !key.isFwmark && key.port == 0 { port0Services -= 1 }
+        if !key.isFwmark && key.port == 21 { ftpServices -= 1 }
+    }
+
+    public func clear() {
+        for key in liveServiceKeys() { try? deleteService(key) }
+    }
+
+    public func liveServiceKeys() -> [ServiceKey] {
+        services.filter(\.live).map(\.key)
+    }
+
+    func trash(_ d: Int32) {
+        dests[Int(d)].available = false
+        dests[Int(d)].trashedAt = now
+        if sysctls.expireNodestConn { expireConnections(ofUnavailable: d) }
+    }
+
+    func findDestination(_ svc: Int32, _ addr: IPAddr, _ port: UInt16) -> Int? {
+        services[Int(svc)].destinations.firstIndex {
+            dests[Int($0)].addr == addr && dests[Int($0)].port == port
+        }
+    }
+
+    func checkDestination(_ svc: Int32, _ spec: DestinationSpec) throws(IPVSError) {
+        if spec.weight < 0 { throw .outOfRange }
+        if spec.lowerThreshold > spec.upperThreshold { throw .outOfRange }
+        if spec.method == .tunnel && spec.tunnelType == .gue && spec.tunnelPort == 0 { throw .invalidOperation }
+        let a = spec.addr
+        if a.isV4 {
+            let v = a.v4
+            if v == 0 || v == 0xFFFF_FFFF || v >> 28 == 0xE { throw .invalidOperation }
+        } else {
+            if a.hi >> 56 == 0xFF || a.hi >> 54 == 0x3FA || (a.hi == 0 && a.lo <= 1) { throw .invalidOperation }
+        }
+        if a.isV4 != !services[Int(svc)].key.isV6 && spec.method != .tunnel { throw .invalidOperation }
+    }
+
+    func apply(_ spec: DestinationSpec, to d: Int32, add: Bool) {
+        let i = Int(d)
+        if add || spec.weight != 0 { dests[i].lastWeight = spec.weight }
+        dests[i].weight = spec.weight
+        dests[i].method = spec.method
+        dests[i].available = true
+        dests[i].trashedAt = nil
+        if spec.upperThreshold == 0 || spec.upperThreshold > dests[i].upperThreshold { dests[i].overloaded = false }
+        dests[i].upperThreshold = spec.upperThreshold
+        dests[i].lowerThreshold = spec.lowerThreshold
+        dests[i].tunnelType = spec.tunnelType
+        dests[i].tunnelPort = spec.tunnelPort
+        dests[i].tunnelChecksum = spec.tunnelChecksum
+        destMACs[i] = topology.neighbours[spec.addr]
+    }
+
+    public func addDestination(_ key: ServiceKey, _ spec: DestinationSpec) throws(IPVSError) {
+        guard let svc = serviceIndex[key] else { throw .serviceNotDefined }
+        try checkDestination(svc, spec)
+        if findDestination(svc, spec.addr, spec.port) != nil { throw .destinationExists }
+        // A deleted destination still in the trash is resurrected with its counters.
+        let d: Int32
+        if let t = dests.indices.first(where: {
+            dests[$0].service == svc && !dests[$0].available && dests[$0].addr == spec.addr
+                && dests[$0].port == spec.port && inTrash(Int32($0))
+        }) {
+            d = Int32(t)
+        } else {
+            d = Int32(dests.count)
+            dests.append(RealServer(addr: spec.addr, port: spec.port, method: spec.method,
+                                    weight: spec.weight, service: svc))
+            destMACs.append(nil)
+        }
+        apply(spec, to: d, add: true)
+        services[Int(svc)].destinations.insert(d, at: 0)
+        schedulers[Int(svc)]?.added(at: 0, destinationList(svc))
+    }
+
+    /// Trash rule: kept while referenced, or for 120 s after its last use.
+    func inTrash(_ d: Int32) -> Bool {
+        let x = dests[Int(d)]
+        guard let t = x.trashedAt else { return false }
+        return x.activeConns + x.inactiveConns + x.persistConns > 0 || now - t < Time.seconds(120)
+    }
+
+    public func editDestination(_ key: ServiceKey, _ spec: DestinationSpec) throws(IPVSError) {
+        guard let svc = serviceIndex[key] else { throw .serviceNotDefined }
+        try checkDestination(svc, spec)
+        guard let pos = findDestination(svc, spec.addr, spec.port) else { throw .noSuchDestination }
+        apply(spec, to: services[Int(svc)].destinations[pos], add: false)
+        schedulers[Int(svc)]?.edited(at: pos, destinationList(svc))
+    }
+
+    public func deleteDestination(_ key: ServiceKey, addr: IPAddr, port: UInt16) throws(IPVSError) {
+        guard let svc = serviceIndex[key] else { throw .serviceNotDefined }
+        guard let pos = findDestination(svc, addr, port) else { throw .noSuchDestination }
+        let d = services[Int(svc)].destinations.remove(at: pos)
+        schedulers[Int(svc)]?.removed(at: pos, destinationList(svc))
+        trash(d)
+    }
+
+    /// `-Z`: zero one service (and its destinations) or everything.
+    public func zero(_ key: ServiceKey?) throws(IPVSError) {
+        if let key {
+            guard let svc = serviceIndex[key] else { throw .noSuchService }
+            services[Int(svc)].counters.zero()
+            for d in services[Int(svc)].destinations { dests[Int(d)].counters.zero() }
+        } else {
+            for i in services.indices { services[i].counters.zero() }
+            for i in dests.indices { dests[i].counters.zero() }
+            totals.zero()
+        }
+    }
+
+    /// Updates a neighbour's MAC (e.g. resolved by ARP at the edge).
+    public func setNeighbour(_ addr: IPAddr, _ mac: MACAddr) {
+        topology.neighbours[addr] = mac
+        for i in dests.indices where dests[i].addr == addr { destMACs[i] = mac }
+    }
+
+    // MARK: time
+
+    /// Moves the engine's clock forward (never back) and runs due expiry timers.
+    public func advance(to t: Nanos) {
+        if t > now { now = t }
+        while let slot = conns.nextExpired(now: now) { expire(slot) }
+    }
+
+    /// Connection expiry (spec §3.4).
+    func expire(_ i: Int32) {
+        let c = conns[i]
+        if c.nControl > 0 {
+            // Still controls connections: check again in 60 s.
+            conns[i].timeoutMs = 60_000
+            conns[i].expires = now + Time.seconds(60)
+            conns.armTimer(i)
+            return
+        }
+        free(i)
+    }
+
+    /// Unlinks a connection from its controller and destination and frees the slot.
+    func free(_ i: Int32) {
+        let c = conns[i]
+        if c.control >= 0 {
+            let t = c.control
+            conns[t].nControl -= 1
+            // A force-dropped child takes an idle, unassured template with it.
+            if c.timeoutMs == 0 && conns[t].nControl == 0 && conns[t].state != TemplateState.assured.rawValue {
+                expireNow(t)
+            }
+        }
+        unbind(i)
+        conns.remove(i)
+    }
+
+    /// "Expire now": the timer fires at the current time.
+    func expireNow(_ i: Int32) {
+        conns[i].timeoutMs = 0
+        conns[i].expires = now
+        conns.armTimer(i)
+    }
+
+    /// Destination counters when a connection is freed (spec §1.3).
+    func unbind(_ i: Int32) {
+        let c = conns[i]
+        guard c.dest >= 0 else { return }
+        let d = Int(c.dest)
+        if c.isTemplate {
+            dests[d].persistConns -= 1
+        } else if c.flags & ConnFlags.inactive != 0 {
+            dests[d].inactiveConns -= 1
+        } else {
+            dests[d].activeConns -= 1
+        }
+        let load = UInt32(max(0, dests[d].activeConns + dests[d].inactiveConns))
+        if dests[d].lowerThreshold != 0 {
+            if load < dests[d].lowerThreshold { dests[d].overloaded = false }
+        } else if dests[d].upperThreshold != 0 {
+            if UInt64(load) * 4 < UInt64(dests[d].upperThreshold) * 3 { dests[d].overloaded = false }
+        } else {
+            dests[d].overloaded = false
+        }
+        conns[i].dest = -1
+    }
+
+    /// expire_nodest_conn sweep after a delete (spec §3.7).
+    func expireConnections(ofUnavailable d: Int32) {
+        for s in conns.liveSlots() where conns[s].dest == d && conns[s].nControl == 0 {
+            expireNow(s)
+        }
+    }
+
+    /// Drops everything: connections and counters stay consistent (used by tests/benchmarks).
+    public func flushConnections() {
+        for s in conns.liveSlots() { expireNow(s) }
+        advance(to: now)
+    }
+}

@@ -1,0 +1,408 @@
+import UVSPacket
+
+/// Which link a frame arrived on or leaves by.
+public enum Side: UInt8, Sendable {
+    /// Towards clients (the VIP side).
+    case client
+    /// Towards real servers.
+    case server
+}
+
+/// Receives the frames the engine sends. Generic, so calls are direct and allocation-free.
+public protocol FrameSink {
+    /// `conn` is the connection slot the frame belongs to, -1 for none.
+    mutating func emit(_ frame: UnsafeRawBufferPointer, side: Side, conn: Int32)
+}
+
+/// What happened to one input frame.
+public enum Verdict: Equatable, Sendable {
+    /// IPVS transmitted it (possibly as several fragments).
+    case sent
+    /// Not IPVS traffic: left to the host stack.
+    case passed
+    case dropped(DropReason)
+}
+
+/// A frame in a buffer with headroom, so headers can be prepended in place
+/// (Ethernet for a different link, tunnel encapsulation).
+public struct PacketBuffer {
+    public var base: UnsafeMutableRawPointer
+    public var capacity: Int
+    /// Offset of the first byte of the frame.
+    public var start: Int
+    public var length: Int
+
+    public init(base: UnsafeMutableRawPointer, capacity: Int, start: Int, length: Int) {
+        self.base = base; self.capacity = capacity; self.start = start; self.length = length
+    }
+
+    /// Headroom a buffer should leave before the frame for every transmit method.
+    public static let headroom = 128
+
+    @inlinable public var frame: UnsafeMutableRawPointer { base + start }
+}
+
+enum TCPFlag {
+    static let fin: UInt8 = 0x01, syn: UInt8 = 0x02, rst: UInt8 = 0x04, ack: UInt8 = 0x10
+}
+
+extension Engine {
+    /// Runs one frame through IPVS at time `time` (spec §5). Frames from the client side go
+    /// through the request path, frames from the server side through the reply path.
+
+    public func process<S: FrameSink>(_ buf: inout PacketBuffer, from side: Side, at time: Nanos,
+                                      into sink: inout S) -> Verdict {
+        if time > now || conns.timersDue(now: time) { advance(to: time) }
+        var pkt = ParsedPacket()
+        switch PacketParser.parse(buf.frame, buf.length, &pkt) {
+        case .ip: break
+        case .notIP:
+            passed &+= 1
+            return .passed
+        case .drop(let r):
+            count(r)
+            return .dropped(r)
+        }
+        buf.length = pkt.l3 + pkt.ipLen   // drop Ethernet padding
+        return side == .client ? request(&buf, &pkt, &sink) : reply(&buf, &pkt, &sink)
+    }
+
+    // MARK: request path (spec §5.2)
+
+
+    func request<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, _ sink: inout S) -> Verdict {
+        let proto = pkt.proto
+        if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return requestICMP(&buf, &pkt, &sink) }
+        guard proto == IPProto.tcp || proto == IPProto.udp, pkt.fragment != .later else {
+            passed &+= 1
+            return .passed
+        }
+        var ci = conns.lookupIn(proto: proto, caddr: pkt.src, cport: pkt.sport, vaddr: pkt.dst, vport: pkt.dport)
+        if ci >= 0 {
+            // Port reuse and unavailable destinations (spec §3.7).
+            if proto == IPProto.tcp && pkt.tcpFlags & TCPFlag.syn != 0 && pkt.fragment == .none
+                && shouldReschedule(ci) {
+                if conns[ci].nControl == 0 { expireNow(ci) }
+                ci = -1
+            } else if conns[ci].dest >= 0 && !dests[Int(conns[ci].dest)].available {
+                guard sysctls.expireNodestConn else {
+                    count(.destinationUnavailable)
+                    return .dropped(.destinationUnavailable)
+                }
+                if conns[ci].nControl == 0 { expireNow(ci) }
+                ci = -1
+            }
+        }
+        if ci < 0 {
+            if proto == IPProto.tcp {
+                let f = pkt.tcpFlags
+                let mayStart = f & TCPFlag.rst == 0 && (f & TCPFlag.syn != 0 || sysctls.sloppyTCP)
+                guard mayStart else { passed &+= 1; return .passed }
+            }
+            guard let svc = lookupService(proto: proto, addr: pkt.dst, port: pkt.dport) else {
+                passed &+= 1
+                return .passed
+            }
+            switch schedule(svc, &pkt) {
+            case .connection(let c): ci = c
+            case .pass:
+                passed &+= 1
+                return .passed
+            case .drop(let r):
+                count(r)
+                return .dropped(r)
+            case .noDestination:
+                return noDestination(svc, &buf, &pkt, &sink)
+            }
+        }
+        return forwardRequest(ci, &buf, &pkt, &sink)
+    }
+
+    /// Stats, state transition, transmit and refresh for a request on connection `ci`.
+
+    func forwardRequest<S: FrameSink>(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
+                                      _ sink: inout S) -> Verdict {
+        let d = conns[ci].dest
+        if d >= 0 && dests[Int(d)].available { countIn(d, pkt.ipLen) }
+        setState(ci, direction: conns[ci].flags & ConnFlags.noOutput != 0 ? .inputOnly : .input,
+                 flags: pkt.tcpFlags, proto: pkt.proto)
+        let verdict = transmit(ci, &buf, &pkt, &sink)
+        let onePacket = conns[ci].flags & ConnFlags.onePacket != 0
+        if onePacket {
+            free(ci)
+        } else {
+            conns[ci].inPkts &+= 1
+            conns[ci].expires = now + conns[ci].timeout
+        }
+        return verdict
+    }
+
+    func shouldReschedule(_ ci: Int32) -> Bool {
+        let c = conns[ci]
+        if sysctls.expireNodestConn && c.dest >= 0 && dests[Int(c.dest)].weight == 0 { return true }
+        guard sysctls.connReuseMode != 0, c.control < 0 else { return false }
+        if c.proto == IPProto.tcp {
+            let s = c.state
+            if s == TCPState.timeWait.rawValue || s == TCPState.close.rawValue { return true }
+            if sysctls.connReuseMode & 2 != 0 && s == TCPState.finWait.rawValue
+                && c.flags & ConnFlags.noOutput != 0 { return true }
+        }
+        return false
+    }
+
+    /// Packet-path service lookup, first hit wins (spec §1.1; fwmark services come later).
+
+    func lookupService(proto: UInt8, addr: IPAddr, port: UInt16) -> Int32? {
+        if let s = serviceIndex[ServiceKey(proto: proto, addr: addr, port: port)] { return s }
+        if proto == IPProto.tcp && ftpServices > 0 && (port == 20 || port >= 1024),
+           let s = serviceIndex[ServiceKey(proto: proto, addr: addr, port: 21)] {
+            return s
+        }
+        if port0Services > 0, let s = serviceIndex[ServiceKey(proto: proto, addr: addr, port: 0)] { return s }
+        return nil
+    }
+
+    enum ScheduleResult {
+        case connection(Int32), pass, drop(DropReason), noDestination
+    }
+
+    /// ip_vs_schedule (spec §3.5, §3.6).
+
+    func schedule(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {
+        if pkt.sport == 20 { return .pass }     // never schedule FTP data from real servers
+        let s = services[Int(svc)]
+        if s.isPersistent { return schedulePersistent(svc, &pkt) }
+        if !s.key.isFwmark && s.key.port != pkt.dport { return .noDestination }
+        guard let pos = selectDestination(svc, pkt) else { return .noDestination }
+        let d = s.destinations[pos]
+        var flags: UInt32 = 0
+        if s.isOnePacket && pkt.proto == IPProto.udp { flags |= ConnFlags.onePacket }
+        let rs = dests[Int(d)]
+        let dport = rs.port != 0 ? rs.port : pkt.dport
+        let ci = newConnection(proto: pkt.proto, caddr: pkt.src, cport: pkt.sport, vaddr: pkt.dst,
+                               vport: pkt.dport, dport: dport, dest: d, flags: flags, fwmark: 0)
+        guard ci >= 0 else { return .drop(.connectionTableFull) }
+        countConnection(d)
+        return .connection(ci)
+    }
+
+    func selectDestination(_ svc: Int32, _ pkt: ParsedPacket) -> Int? {
+        guard var sched = schedulers[Int(svc)] else { return nil }
+        let req = SchedulingRequest(proto: pkt.proto, src: pkt.src, dst: pkt.dst, sport: pkt.sport,
+                                    dport: pkt.dport, now: now, random: (rng.next(), rng.next()))
+        let r = sched.select(req, destinationList(svc))
+        schedulers[Int(svc)] = sched
+        return r
+    }
+
+    func schedulePersistent(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {
+        let s = services[Int(svc)]
+        let snet = s.persistenceNet(pkt.src)
+        var tproto = pkt.proto
+        var tvaddr = pkt.dst
+        var tvport: UInt16 = 0
+        if pkt.dport == s.key.port {
+            if s.key.port != 21 { tvport = pkt.dport }
+        } else if s.key.isFwmark {
+            tproto = 0
+            tvaddr = IPAddr(v4: s.key.fwmark)
+        }
+        var ti = conns.lookupTemplate(proto: tproto, caddr: snet, vaddr: tvaddr, vport: tvport)
+        if ti >= 0 && !templateValid(ti) {
+            invalidateTemplate(ti)
+            ti = -1
+        }
+        let d: Int32
+        if ti < 0 {
+            guard let pos = selectDestination(svc, pkt) else { return .noDestination }
+            d = s.destinations[pos]
+            let tdport: UInt16 = (pkt.dport == s.key.port && s.key.port != 21) ? dests[Int(d)].port : 0
+            ti = newConnection(proto: tproto, caddr: snet, cport: 0, vaddr: tvaddr, vport: tvport,
+                               dport: tdport, dest: d, flags: ConnFlags.template, fwmark: s.key.fwmark)
+            guard ti >= 0 else { return .drop(.connectionTableFull) }
+            conns[ti].timeoutMs = s.timeout &* 1000
+        } else {
+            d = conns[ti].dest
+        }
+        var dport = pkt.dport
+        if dport == s.key.port && dests[Int(d)].port != 0 { dport = dests[Int(d)].port }
+        var flags: UInt32 = 0
+        if s.isOnePacket && pkt.proto == IPProto.udp { flags |= ConnFlags.onePacket }
+        let ci = newConnection(proto: pkt.proto, caddr: pkt.src, cport: pkt.sport, vaddr: pkt.dst,
+                               vport: pkt.dport, dport: dport, dest: d, flags: flags, fwmark: s.key.fwmark)
+        guard ci >= 0 else {
+            conns[ti].expires = now + conns[ti].timeout
+            return .drop(.connectionTableFull)
+        }
+        conns[ci].control = ti
+        conns[ti].nControl += 1
+        conns[ti].expires = now + conns[ti].timeout
+        countConnection(d)
+        return .connection(ci)
+    }
+
+    func templateValid(_ ti: Int32) -> Bool {
+        let d = conns[ti].dest
+        guard d >= 0, dests[Int(d)].available else { return false }
+        if sysctls.expireQuiescentTemplate && dests[Int(d)].weight == 0 { return false }
+        return true
+    }
+
+    /// Re-keys an invalid template so it never matches again; its timer runs out as is.
+    func invalidateTemplate(_ ti: Int32) {
+        guard conns[ti].vport != 0xFFFF else { return }
+        conns.unhash(ti)
+        conns[ti].dport = 0xFFFF
+        conns[ti].vport = 0xFFFF
+        conns[ti].cport = 0
+        conns.rehash(ti)
+    }
+
+    /// ip_vs_conn_new + ip_vs_bind_dest (spec §3.2, §1.3).
+    func newConnection(proto: UInt8, caddr: IPAddr, cport: UInt16, vaddr: IPAddr, vport: UInt16,
+                       dport: UInt16, dest d: Int32, flags: UInt32, fwmark: UInt32) -> Int32 {
+        var c = Connection()
+        c.proto = proto; c.caddr = caddr; c.cport = cport; c.vaddr = vaddr; c.vport = vport
+        c.daddr = dests[Int(d)].addr; c.dport = dport
+        var f = flags | dests[Int(d)].connectionFlags
+        if proto != IPProto.udp { f &= ~ConnFlags.onePacket }
+        c.flags = f
+        c.dest = d
+        c.fwmark = fwmark
+        c.timeoutMs = 3000
+        c.expires = now + Time.seconds(3)
+        let ci = conns.insert(c, hashed: f & ConnFlags.onePacket == 0)
+        guard ci >= 0 else { return -1 }
+        let i = Int(d)
+        if f & ConnFlags.template != 0 {
+            dests[i].persistConns += 1
+        } else if f & ConnFlags.inactive != 0 {
+            dests[i].inactiveConns += 1
+        } else {
+            dests[i].activeConns += 1
+        }
+        if dests[i].upperThreshold != 0
+            && UInt32(dests[i].activeConns + dests[i].inactiveConns) >= dests[i].upperThreshold {
+            dests[i].overloaded = true
+        }
+        return ci
+    }
+
+    func countConnection(_ d: Int32) {
+        dests[Int(d)].counters.current.conns &+= 1
+        services[Int(dests[Int(d)].service)].counters.current.conns &+= 1
+        totals.current.conns &+= 1
+    }
+
+    func countIn(_ d: Int32, _ bytes: Int) {
+        dests[Int(d)].counters.current.countIn(bytes)
+        services[Int(dests[Int(d)].service)].counters.current.countIn(bytes)
+        totals.current.countIn(bytes)
+    }
+
+    func countOut(_ d: Int32, _ bytes: Int) {
+        dests[Int(d)].counters.current.countOut(bytes)
+        services[Int(dests[Int(d)].service)].counters.current.countOut(bytes)
+        totals.current.countOut(bytes)
+    }
+
+    /// State transition (spec §4): TCP tables, UDP single state; active/inactive accounting.
+
+    func setState(_ ci: Int32, direction: FlowDirection, flags: UInt8, proto: UInt8) {
+        if direction == .output { conns[ci].flags &= ~ConnFlags.noOutput }
+        if proto == IPProto.tcp {
+            let old = TCPState(rawValue: conns[ci].state) ?? .none
+            let new = TCPStateMachine.next(old, direction: direction, flags: flags, secure: sysctls.secureTCP >= 2)
+            if new != old {
+                let d = conns[ci].dest
+                let inactive = conns[ci].flags & ConnFlags.inactive != 0
+                if d >= 0 {
+                    if !inactive && !new.isActive {
+                        dests[Int(d)].activeConns -= 1
+                        dests[Int(d)].inactiveConns += 1
+                        conns[ci].flags |= ConnFlags.inactive
+                    } else if inactive && new.isActive {
+                        dests[Int(d)].activeConns += 1
+                        dests[Int(d)].inactiveConns -= 1
+                        conns[ci].flags &= ~ConnFlags.inactive
+                    }
+                }
+                if new == .established { assureTemplate(ci) }
+                conns[ci].state = new.rawValue
+            }
+            conns[ci].timeoutMs = UInt32(timeouts.tcp[Int(new.rawValue)]) &* 1000
+        } else if proto == IPProto.udp {
+            conns[ci].timeoutMs = UInt32(timeouts.udp) &* 1000
+            if direction == .output { assureTemplate(ci) }
+        }
+    }
+
+    func assureTemplate(_ ci: Int32) {
+        let t = conns[ci].control
+        if t >= 0 { conns[t].state = TemplateState.assured.rawValue }
+    }
+
+    /// No destination (spec §3.8): ICMP port unreachable to the client, packet dropped.
+    func noDestination<S: FrameSink>(_ svc: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
+                                     _ sink: inout S) -> Verdict {
+        let s = services[Int(svc)]
+        if !s.key.isFwmark && s.key.port == 21 && pkt.dport != 21 {
+            passed &+= 1
+            return .passed
+        }
+        if pkt.isV6 {
+            sendICMPError(buf, pkt, type: 1, code: 4, info: 0, &sink)
+        } else {
+            sendICMPError(buf, pkt, type: 3, code: 3, info: 0, &sink)
+        }
+        count(.noDestination)
+        return .dropped(.noDestination)
+    }
+
+    // MARK: reply path (spec §5.3)
+
+
+    func reply<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, _ sink: inout S) -> Verdict {
+        let proto = pkt.proto
+        if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return replyICMP(&buf, &pkt, &sink) }
+        guard proto == IPProto.tcp || proto == IPProto.udp, pkt.fragment != .later else {
+            passed &+= 1
+            return .passed
+        }
+        let ci = conns.lookupOut(proto: proto, saddr: pkt.src, sport: pkt.sport, caddr: pkt.dst, cport: pkt.dport)
+        guard ci >= 0 else {
+            passed &+= 1
+            return .passed
+        }
+        // The director routes the reply: TTL/hop limit first (ip_forward), then SNAT.
+        let p = buf.frame
+        let l3 = pkt.l3
+        if pkt.ttl <= 1 {
+            count(.ttlExceeded)
+            return .dropped(.ttlExceeded)
+        }
+        if pkt.isV6 {
+            p.storeBytes(of: pkt.ttl &- 1, toByteOffset: l3 + 7, as: UInt8.self)
+        } else {
+            decrementTTLv4(p + l3)
+        }
+        let c = conns[ci]
+        if c.method == .masquerade {
+            snat(p, &pkt, c)
+        }
+        let d = c.dest
+        if d >= 0 && dests[Int(d)].available { countOut(d, pkt.ipLen) }
+        setState(ci, direction: .output, flags: pkt.tcpFlags, proto: proto)
+        conns[ci].expires = now + conns[ci].timeout
+        emitToClient(&buf, l3: l3, ethertype: pkt.isV6 ? EtherType.ipv6 : EtherType.ipv4, conn: ci, &sink)
+        return .sent
+    }
+}
+
+extension ConnectionTable {
+    /// True when a timer is due at `now` (lets a same-time packet skip `advance`).
+    func timersDue(now: Nanos) -> Bool {
+        guard let t = timers.min else { return false }
+        return t.expires <= now
+    }
+}

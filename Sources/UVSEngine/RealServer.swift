@@ -1,0 +1,69 @@
+import UVSPacket
+
+/// Forwarding methods with the kernel's codes (spec §1.2).
+public enum ForwardMethod: UInt8, Sendable, CaseIterable {
+    case masquerade = 0, local = 1, tunnel = 2, directRoute = 3, bypass = 4
+
+    /// Listing name (ipvsadm -L).
+    public var listName: String {
+        switch self {
+        case .masquerade: "Masq"
+        case .local: "Local"
+        case .tunnel: "Tunnel"
+        case .directRoute: "Route"
+        case .bypass: "Bypass"
+        }
+    }
+}
+
+public enum TunnelType: UInt8, Sendable {
+    case ipip = 0, gue = 1, gre = 2
+}
+
+public enum TunnelChecksum: UInt8, Sendable {
+    case none = 0, csum = 1, remcsum = 2
+}
+
+/// A real server (kernel: ip_vs_dest) of one virtual service.
+public struct RealServer: Sendable {
+    public var addr: IPAddr
+    public var port: UInt16
+    public var method: ForwardMethod
+    public var weight: Int32
+    /// The latest non-zero weight (used by mh).
+    public var lastWeight: Int32
+    public var upperThreshold: UInt32 = 0
+    public var lowerThreshold: UInt32 = 0
+    public var tunnelType = TunnelType.ipip
+    public var tunnelPort: UInt16 = 0
+    public var tunnelChecksum = TunnelChecksum.none
+    public var activeConns: Int32 = 0
+    public var inactiveConns: Int32 = 0
+    public var persistConns: Int32 = 0
+    public var available = true
+    public var overloaded = false
+    /// Index of the owning service.
+    public var service: Int32
+    public var counters = Counters()
+    /// When it went to the trash (deleted while still referenced), else nil.
+    public var trashedAt: Nanos? = nil
+
+    public init(addr: IPAddr, port: UInt16, method: ForwardMethod, weight: Int32, service: Int32) {
+        self.addr = addr; self.port = port; self.method = method; self.weight = weight
+        self.lastWeight = weight; self.service = service
+    }
+
+    /// active*256 + inactive: the kernel's ip_vs_dest_conn_overhead.
+    @inlinable public var overhead: Int64 { Int64(activeConns) * 256 + Int64(inactiveConns) }
+
+    /// Eligible for new connections (weight > 0 and not OVERLOAD).
+    @inlinable public var eligible: Bool { weight > 0 && !overloaded }
+
+    /// Connection flags new connections copy from the destination (spec §1.2 item 3):
+    /// method | INACTIVE, plus NOOUTPUT unless NAT.
+    @inlinable var connectionFlags: UInt32 {
+        var f = UInt32(method.rawValue) | ConnFlags.inactive
+        if method != .masquerade { f |= ConnFlags.noOutput }
+        return f
+    }
+}

@@ -1,0 +1,76 @@
+import UVSPacket
+
+/// What a scheduler may look at for one decision: the packet's addressing (spec §2.15) and
+/// the service's destinations in list order (newest first).
+public struct SchedulingRequest {
+    public var proto: UInt8
+    public var src: IPAddr
+    public var dst: IPAddr
+    public var sport: UInt16
+    public var dport: UInt16
+    /// Scheduled from an ICMP error's embedded header (roles swapped).
+    public var inverse: Bool
+    public var now: Nanos
+    /// Two draws of the engine's injected random source (used by twos).
+    public var random: (UInt64, UInt64)
+
+    public init(proto: UInt8, src: IPAddr, dst: IPAddr, sport: UInt16, dport: UInt16,
+                inverse: Bool = false, now: Nanos = 0, random: (UInt64, UInt64) = (0, 0)) {
+        self.proto = proto; self.src = src; self.dst = dst; self.sport = sport; self.dport = dport
+        self.inverse = inverse; self.now = now; self.random = random
+    }
+}
+
+/// A read-only view of a service's destinations in list order.
+public struct DestinationList {
+    public let order: [Int32]
+    public let store: ContiguousArray<RealServer>
+
+    public init(order: [Int32], store: ContiguousArray<RealServer>) { self.order = order; self.store = store }
+
+    @inlinable public var count: Int { order.count }
+    @inlinable public subscript(position: Int) -> RealServer { store[Int(order[position])] }
+    /// The destination index (engine-wide) at a list position.
+    @inlinable public func id(_ position: Int) -> Int32 { order[position] }
+}
+
+/// The configuration a scheduler is created with.
+public struct SchedulerSetup {
+    public var serviceFlags: UInt32
+    public var sysctls: Sysctls
+    public init(serviceFlags: UInt32, sysctls: Sysctls) { self.serviceFlags = serviceFlags; self.sysctls = sysctls }
+}
+
+/// An IPVS scheduler (spec §2): one file per algorithm, registered in `SchedulerRegistry`.
+/// Selections return a list position, or nil for "no destination available".
+public protocol Scheduler {
+    static var name: String { get }
+    init(setup: SchedulerSetup, destinations: DestinationList)
+    mutating func select(_ request: SchedulingRequest, _ destinations: DestinationList) -> Int?
+    /// Hooks, called after the list changed (add: the new one is at position 0).
+    mutating func added(at position: Int, _ destinations: DestinationList)
+    mutating func removed(at position: Int, _ destinations: DestinationList)
+    mutating func edited(at position: Int, _ destinations: DestinationList)
+}
+
+extension Scheduler {
+    public mutating func added(at position: Int, _ destinations: DestinationList) {}
+    public mutating func removed(at position: Int, _ destinations: DestinationList) {}
+    public mutating func edited(at position: Int, _ destinations: DestinationList) {}
+}
+
+/// Name → scheduler type. Adding a scheduler = one file plus one line here.
+public enum SchedulerRegistry {
+    nonisolated(unsafe) public static let all: [any Scheduler.Type] = [
+        RoundRobin.self, WeightedRoundRobin.self, LeastConnection.self, WeightedLeastConnection.self,
+    ]
+
+    public static func type(named name: String) -> (any Scheduler.Type)? {
+        all.first { $0.name == name }
+    }
+
+    public static func make(_ name: String, setup: SchedulerSetup, destinations: DestinationList) -> (any Scheduler)? {
+        guard let t = type(named: name) else { return nil }
+        return t.init(setup: setup, destinations: destinations)
+    }
+}

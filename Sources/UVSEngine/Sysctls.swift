@@ -1,0 +1,89 @@
+/// The engine's tunables, named and defaulted as /proc/sys/net/ipv4/vs/ (spec §8).
+public struct Sysctls: Sendable, Equatable {
+    public var expireNodestConn = false
+    public var expireQuiescentTemplate = false
+    public var connReuseMode = 1
+    public var sloppyTCP = false
+    public var scheduleICMP = false
+    public var secureTCP = 0
+    public var pmtuDisc = true
+    public var natICMPSend = false
+    public var cacheBypass = false
+    public var snatReroute = true
+    public var lblcExpiration = 86400
+    public var lblcrExpiration = 86400
+    public var ignoreTunneled = false
+
+    public init() {}
+
+    /// The keys `--sysctl` accepts, with the kernel's names (with or without the
+    /// `net.ipv4.vs.` prefix).
+    public static let keys = [
+        "expire_nodest_conn", "expire_quiescent_template", "conn_reuse_mode", "sloppy_tcp",
+        "schedule_icmp", "secure_tcp", "pmtu_disc", "nat_icmp_send", "cache_bypass",
+        "snat_reroute", "lblc_expiration", "lblcr_expiration", "ignore_tunneled",
+    ]
+
+    public enum SetError: Error, Equatable, CustomStringConvertible {
+        case unknownKey(String), badValue(String, String)
+        public var description: String {
+            switch self {
+            case .unknownKey(let k): "unknown sysctl '\(k)' (known: \(Sysctls.keys.joined(separator: ", ")))"
+            case .badValue(let k, let v): "invalid value '\(v)' for sysctl '\(k)'"
+            }
+        }
+    }
+
+    /// Sets `KEY=VAL` as the kernel would accept it.
+    public mutating func set(_ assignment: String) throws(SetError) {
+        guard let eq = assignment.firstIndex(of: "=") else { throw .badValue(assignment, "") }
+        var key = String(assignment[..<eq])
+        let value = String(assignment[assignment.index(after: eq)...])
+        for prefix in ["net.ipv4.vs.", "net/ipv4/vs/"] where key.hasPrefix(prefix) {
+            key.removeFirst(prefix.count)
+        }
+        guard Sysctls.keys.contains(key) else { throw .unknownKey(key) }
+        guard let n = Int(value), n >= 0 else { throw .badValue(key, value) }
+        func flag() throws(SetError) -> Bool {
+            guard n <= 1 else { throw .badValue(key, value) }
+            return n == 1
+        }
+        switch key {
+        case "expire_nodest_conn": expireNodestConn = try flag()
+        case "expire_quiescent_template": expireQuiescentTemplate = try flag()
+        case "conn_reuse_mode": connReuseMode = n
+        case "sloppy_tcp": sloppyTCP = try flag()
+        case "schedule_icmp": scheduleICMP = try flag()
+        case "secure_tcp":
+            guard n <= 3 else { throw .badValue(key, value) }
+            secureTCP = n
+        case "pmtu_disc": pmtuDisc = try flag()
+        case "nat_icmp_send": natICMPSend = try flag()
+        case "cache_bypass": cacheBypass = try flag()
+        case "snat_reroute": snatReroute = try flag()
+        case "lblc_expiration": lblcExpiration = n
+        case "lblcr_expiration": lblcrExpiration = n
+        case "ignore_tunneled": ignoreTunneled = try flag()
+        default: throw .unknownKey(key)
+        }
+    }
+
+    public func value(_ key: String) -> Int? {
+        switch key {
+        case "expire_nodest_conn": expireNodestConn ? 1 : 0
+        case "expire_quiescent_template": expireQuiescentTemplate ? 1 : 0
+        case "conn_reuse_mode": connReuseMode
+        case "sloppy_tcp": sloppyTCP ? 1 : 0
+        case "schedule_icmp": scheduleICMP ? 1 : 0
+        case "secure_tcp": secureTCP
+        case "pmtu_disc": pmtuDisc ? 1 : 0
+        case "nat_icmp_send": natICMPSend ? 1 : 0
+        case "cache_bypass": cacheBypass ? 1 : 0
+        case "snat_reroute": snatReroute ? 1 : 0
+        case "lblc_expiration": lblcExpiration
+        case "lblcr_expiration": lblcrExpiration
+        case "ignore_tunneled": ignoreTunneled ? 1 : 0
+        default: nil
+        }
+    }
+}
