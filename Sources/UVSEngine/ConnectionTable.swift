@@ -195,16 +195,17 @@ public struct ConnectionTable {
 
     /// Next live entry whose expiry has come (≤ now), if any. Entries refreshed since their
     /// timer was armed are re-armed on the way.
-    public mutating func nextExpired(now: Nanos) -> Int32? {
+    public mutating func nextExpired(now: Nanos) -> (slot: Int32, at: Nanos)? {
         while let t = timers.min, t.expires <= now {
             _ = timers.popMin()
             let c = slots[Int(t.slot)]
             guard c.flags & ConnFlags.inUse != 0, c.generation == t.generation else { continue }
-            if c.expires > now {
+            if c.expires > t.expires {
+                // Refreshed since armed: re-arm at the current expiry.
                 timers.insert(Timer(expires: c.expires, slot: t.slot, generation: t.generation))
                 continue
             }
-            return t.slot
+            return (t.slot, c.expires)
         }
         return nil
     }

@@ -267,9 +267,14 @@ public final class Engine {
     // MARK: time
 
     /// Moves the engine's clock forward (never back) and runs due expiry timers.
+    /// Timers fire in order, each at its own time (so a postponed template is re-armed
+    /// from the moment it expired, as the kernel's timer would).
     public func advance(to t: Nanos) {
+        while let (slot, at) = conns.nextExpired(now: max(t, now)) {
+            if at > now { now = at }
+            expire(slot)
+        }
         if t > now { now = t }
-        while let slot = conns.nextExpired(now: now) { expire(slot) }
     }
 
     /// Connection expiry (spec §3.4).

@@ -1,0 +1,75 @@
+/// `-h` text, ipvsadm's usage with uvs's name.
+public enum Help {
+    public static let text = """
+        uvsadm v1.31 (uvs: a userspace IP Virtual Server, ipvsadm-compatible)
+        Usage:
+          uvsadm -A|E virtual-service [-s scheduler] [-p [timeout]] [-M netmask] [--pe persistence_engine] [-b sched-flags]
+          uvsadm -D virtual-service
+          uvsadm -C
+          uvsadm -R
+          uvsadm -S [-n]
+          uvsadm -a|e virtual-service -r server-address [options]
+          uvsadm -d virtual-service -r server-address
+          uvsadm -L|l [virtual-service] [options]
+          uvsadm -Z [virtual-service]
+          uvsadm --set tcp tcpfin udp
+          uvsadm -h
+
+        Commands:
+        Either long or short options are allowed.
+          --add-service     -A        add virtual service with options
+          --edit-service    -E        edit virtual service with options
+          --delete-service  -D        delete virtual service
+          --clear           -C        clear the whole table
+          --restore         -R        restore rules from stdin
+          --save            -S        save rules to stdout
+          --add-server      -a        add real server with options
+          --edit-server     -e        edit real server with options
+          --delete-server   -d        delete real server
+          --list            -L|-l     list the table
+          --zero            -Z        zero counters in a service or all services
+          --set tcp tcpfin udp        set connection timeout values
+          --help            -h        display this help message
+
+        virtual-service:
+          --tcp-service|-t  service-address   service-address is host[:port]
+          --udp-service|-u  service-address   service-address is host[:port]
+          --sctp-service    service-address   service-address is host[:port]
+          --fwmark-service|-f fwmark          fwmark is an integer greater than zero
+
+        Options:
+          --ipv6         -6                   fwmark entry uses IPv6
+          --scheduler    -s scheduler         one of rr|wrr|lc|wlc,
+                                              the default scheduler is wlc.
+          --pe            engine              alternate persistence engine may be sip,
+                                              not set by default.
+          --persistent   -p [timeout]         persistent service
+          --netmask      -M netmask           persistent granularity mask
+          --real-server  -r server-address    server-address is host (and port)
+          --gatewaying   -g                   gatewaying (direct routing) (default)
+          --ipip         -i                   ipip encapsulation (tunneling)
+          --masquerading -m                   masquerading (NAT)
+          --tun-type      type                one of ipip|gue|gre,
+                                              the default tunnel type is ipip.
+          --tun-port      port                tunnel destination port
+          --tun-nocsum                        tunnel encapsulation without checksum
+          --tun-csum                          tunnel encapsulation with checksum
+          --tun-remcsum                       tunnel encapsulation with remote checksum
+          --weight       -w weight            capacity of real server
+          --u-threshold  -x uthreshold        upper threshold of connections
+          --l-threshold  -y lthreshold        lower threshold of connections
+          --connection   -c                   output of current IPVS connections
+          --timeout                           output of timeout (tcp tcpfin udp)
+          --stats                             output of statistics information
+          --rate                              output of rate information
+          --exact                             expand numbers (display exact values)
+          --thresholds                        output of thresholds information
+          --persistent-conn                   output of persistent connection info
+          --tun-info                          output of tunnel information
+          --nosort                            disable sorting output of service/server entries
+          --sort                              does nothing, for backwards compatibility
+          --ops          -o                   one-packet scheduling
+          --numeric      -n                   numeric output of addresses and ports
+          --sched-flags  -b flags             scheduler flags (comma-separated)
+        """
+}

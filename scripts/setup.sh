@@ -1,0 +1,18 @@
+#!/bin/bash
+# Installs what a fresh Debian machine lacks to build and test uvs (idempotent).
+# Swift 6.3 itself is expected on PATH (/opt/swift on the project's machines).
+set -euo pipefail
+need=()
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing packages: ${need[*]} (run as root or: sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "setup: swift is not on PATH" >&2; exit 1; }
