@@ -38,6 +38,8 @@ let package = Package(
         .testTarget(name: "UVSEngineTests", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"]),
         .testTarget(name: "UVSControlTests", dependencies: ["UVSControl", "UVSEngine"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
+        .executableTarget(name: "EngineLoop", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"],
+                          path: "Benchmarks/EngineLoop"),
         .executableTarget(
             name: "EngineBenchmarks",
             dependencies: [

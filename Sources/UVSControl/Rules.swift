@@ -36,7 +36,7 @@ public enum Rules {
     }
 
     /// Applies one configuration command.
-    public static func apply(_ cmd: IPVSCommand, to e: Engine) throws(IPVSError) {
+    public static func apply(_ cmd: IPVSCommand, to e: inout Engine) throws(IPVSError) {
         switch cmd {
         case .addService(let s): try e.addService(s)
         case .editService(let s): try e.editService(s)
@@ -52,11 +52,11 @@ public enum Rules {
     }
 
     /// Loads a rules file into a fresh engine configuration: all or nothing.
-    public static func load(_ text: String, file: String, into e: Engine) throws(FileError) {
+    public static func load(_ text: String, file: String, into e: inout Engine) throws(FileError) {
         let cmds = try parse(text, file: file)
         for (line, cmd) in cmds {
             do {
-                try apply(cmd, to: e)
+                try apply(cmd, to: &e)
             } catch {
                 throw FileError(file: file, line: line, message: error.description)
             }

@@ -12,7 +12,9 @@ public struct ConnectionTable {
     @usableFromInline var buckets: ContiguousArray<Int32> = []
     @usableFromInline var mask: UInt32 = 0
     @usableFromInline var freeHead: Int32 = -1
-    @usableFromInline var timers = Heap<Timer>()
+    @usableFromInline var timers = Heap<Timer>() { didSet { nextDue = timers.min?.expires ?? .max } }
+    /// Expiry of the earliest armed timer (Int64.max when none): one compare per packet.
+    public private(set) var nextDue: Nanos = .max
     @usableFromInline let seed: UInt32
     public private(set) var count = 0
     /// Entries the table may hold before it refuses new ones (counted as a drop).
@@ -77,15 +79,17 @@ public struct ConnectionTable {
     @inlinable
     public func lookupIn(proto: UInt8, caddr: IPAddr, cport: UInt16, vaddr: IPAddr, vport: UInt16) -> Int32 {
         var i = buckets[Int(bucket(caddr, cport, proto))]
-        while i >= 0 {
-            let c = slots[Int(i)]
-            if c.cport == cport && c.vport == vport && c.caddr == caddr && c.vaddr == vaddr
-                && c.proto == proto && c.flags & ConnFlags.template == 0 {
-                return i
+        return slots.withUnsafeBufferPointer { s in
+            while i >= 0 {
+                let c = s.baseAddress! + Int(i)
+                if c.pointee.cport == cport && c.pointee.vport == vport && c.pointee.caddr == caddr
+                    && c.pointee.vaddr == vaddr && c.pointee.proto == proto && c.pointee.flags & ConnFlags.template == 0 {
+                    return i
+                }
+                i = c.pointee.next
             }
-            i = c.next
+            return -1
         }
-        return -1
     }
 
     /// Out-lookup: a server → client packet from (saddr, sport) to (caddr, cport).

@@ -42,8 +42,9 @@ public struct DestinationSpec: Sendable, Equatable {
 
 /// The IPVS engine: services, real servers, the connection table and the packet path.
 /// Pure and deterministic: time comes with every call, randomness from the seeded source.
-/// One engine belongs to one worker thread.
-public final class Engine {
+/// One engine belongs to one worker thread. A struct, so the per-packet path works on
+/// its own storage with static exclusivity (no runtime access checks, no ARC).
+public struct Engine {
     public var sysctls: Sysctls
     public var timeouts = Timeouts()
     public var topology: Topology
@@ -67,22 +68,27 @@ public final class Engine {
     /// Per-client ICMP error rate limiter state (token bucket, burst 6, 1/s).
     var icmpPeers: [IPAddr: (tokens: Nanos, last: Nanos)] = [:]
     /// Scratch space for generated frames (ICMP errors, second fragments).
-    let scratch: UnsafeMutableRawPointer
-    static let scratchSize = 4096
+    /// Room for every frame one input can generate: a 64 KiB packet in fragments, or ICMP errors.
+    static let scratchSize = 160 * 1024
+    let scratchBox = Scratch(size: Engine.scratchSize)
+    var scratch: UnsafeMutableRawPointer { scratchBox.pointer }
+    var scratchUsed = 0
+    /// What the last `process` call sends, in order: the first `pendingCount` entries
+    /// (the array only grows, so steady state appends nothing).
+    public internal(set) var pending = ContiguousArray<PendingFrame>()
+    public internal(set) var pendingCount = 0
 
     public init(topology: Topology, sysctls: Sysctls = Sysctls(), seed: UInt64 = 1,
                 initialConnections: Int = 4096, connectionLimit: Int = 1 << 24) {
         self.topology = topology
         self.sysctls = sysctls
         rng = SplitMix64(seed: seed)
+        pending.reserveCapacity(64)
         conns = ConnectionTable(initialCapacity: initialConnections, limit: connectionLimit,
                                 seed: UInt32(truncatingIfNeeded: seed &* 0x9E37_79B9))
-        scratch = UnsafeMutableRawPointer.allocate(byteCount: Engine.scratchSize, alignment: 16)
     }
 
-    deinit { scratch.deallocate() }
-
-    @inline(__always) func count(_ r: DropReason) { drops[r.rawValue] &+= 1 }
+    @inline(__always) mutating func count(_ r: DropReason) { drops[r.rawValue] &+= 1 }
 
     public func dropCount(_ r: DropReason) -> UInt64 { drops[r.rawValue] }
 
@@ -90,11 +96,20 @@ public final class Engine {
 
     public func serviceSlot(_ key: ServiceKey) -> Int32? { serviceIndex[key] }
 
-    func destinationList(_ svc: Int32) -> DestinationList {
-        DestinationList(order: services[Int(svc)].destinations, store: dests)
+    /// Runs a scheduler hook with the service's current destination list.
+    mutating func notifyScheduler(_ svc: Int32, _ hook: (inout any Scheduler, DestinationList) -> Void) {
+        guard var sched = schedulers[Int(svc)].take() else { return }
+        DestinationList.with(order: services[Int(svc)].destinations, store: dests) { hook(&sched, $0) }
+        schedulers[Int(svc)] = sched
     }
 
-    public func addService(_ spec: ServiceSpec) throws(IPVSError) {
+    func makeScheduler(_ name: String, flags: UInt32, _ svc: Int32?) -> (any Scheduler)? {
+        DestinationList.with(order: svc.map { services[Int($0)].destinations } ?? [], store: dests) {
+            SchedulerRegistry.make(name, setup: SchedulerSetup(serviceFlags: flags, sysctls: sysctls), destinations: $0)
+        }
+    }
+
+    public mutating func addService(_ spec: ServiceSpec) throws(IPVSError) {
         guard serviceIndex[spec.key] == nil else { throw .serviceExists }
         try validate(spec)
         let idx = Int32(services.count)
@@ -102,9 +117,7 @@ public final class Engine {
                                  timeout: spec.timeout, netmask: spec.netmask,
                                  persistenceEngine: spec.persistenceEngine)
         services.append(svc)
-        schedulers.append(SchedulerRegistry.make(spec.scheduler,
-                                                 setup: SchedulerSetup(serviceFlags: spec.flags, sysctls: sysctls),
-                                                 destinations: DestinationList(order: [], store: dests)))
+        schedulers.append(makeScheduler(spec.scheduler, flags: spec.flags, nil))
         serviceIndex[spec.key] = idx
         if !spec.key.isFwmark && spec.key.port == 0 { port0Services += 1 }
         if !spec.key.isFwmark && spec.key.port == 21 { ftpServices += 1 }
@@ -118,7 +131,7 @@ public final class Engine {
         if spec.key.isV6 && (spec.netmask < 1 || spec.netmask > 128) { throw .invalidOperation }
     }
 
-    public func editService(_ spec: ServiceSpec) throws(IPVSError) {
+    public mutating func editService(_ spec: ServiceSpec) throws(IPVSError) {
         guard let idx = serviceIndex[spec.key] else { throw .noSuchService }
         try validate(spec)
         let i = Int(idx)
@@ -126,9 +139,7 @@ public final class Engine {
             // A new scheduler starts with fresh state; the same one keeps its state unless
             // its flags changed (sh/mh rebuild on flag change).
             if services[i].schedulerName != spec.scheduler {
-                schedulers[i] = SchedulerRegistry.make(spec.scheduler,
-                                                       setup: SchedulerSetup(serviceFlags: spec.flags, sysctls: sysctls),
-                                                       destinations: destinationList(idx))
+                schedulers[i] = makeScheduler(spec.scheduler, flags: spec.flags, idx)
             }
         }
         services[i].schedulerName = spec.scheduler
@@ -138,7 +149,7 @@ public final class Engine {
         services[i].persistenceEngine = spec.persistenceEngine
     }
 
-    public func deleteService(_ key: ServiceKey) throws(IPVSError) {
+    public mutating func deleteService(_ key: ServiceKey) throws(IPVSError) {
         guard let idx = serviceIndex[key] else { throw .noSuchService }
         let i = Int(idx)
         for d in services[i].destinations { trash(d) }
@@ -150,7 +161,7 @@ public final class Engine {
         if !key.isFwmark && key.port == 21 { ftpServices -= 1 }
     }
 
-    public func clear() {
+    public mutating func clear() {
         for key in liveServiceKeys() { try? deleteService(key) }
     }
 
@@ -158,7 +169,7 @@ public final class Engine {
         services.filter(\.live).map(\.key)
     }
 
-    func trash(_ d: Int32) {
+    mutating func trash(_ d: Int32) {
         dests[Int(d)].available = false
         dests[Int(d)].trashedAt = now
         if sysctls.expireNodestConn { expireConnections(ofUnavailable: d) }
@@ -184,7 +195,7 @@ public final class Engine {
         if a.isV4 != !services[Int(svc)].key.isV6 && spec.method != .tunnel { throw .invalidOperation }
     }
 
-    func apply(_ spec: DestinationSpec, to d: Int32, add: Bool) {
+    mutating func apply(_ spec: DestinationSpec, to d: Int32, add: Bool) {
         let i = Int(d)
         if add || spec.weight != 0 { dests[i].lastWeight = spec.weight }
         dests[i].weight = spec.weight
@@ -200,7 +211,7 @@ public final class Engine {
         destMACs[i] = topology.neighbours[spec.addr]
     }
 
-    public func addDestination(_ key: ServiceKey, _ spec: DestinationSpec) throws(IPVSError) {
+    public mutating func addDestination(_ key: ServiceKey, _ spec: DestinationSpec) throws(IPVSError) {
         guard let svc = serviceIndex[key] else { throw .serviceNotDefined }
         try checkDestination(svc, spec)
         if findDestination(svc, spec.addr, spec.port) != nil { throw .destinationExists }
@@ -219,7 +230,7 @@ public final class Engine {
         }
         apply(spec, to: d, add: true)
         services[Int(svc)].destinations.insert(d, at: 0)
-        schedulers[Int(svc)]?.added(at: 0, destinationList(svc))
+        notifyScheduler(svc) { $0.added(at: 0, $1) }
     }
 
     /// Trash rule: kept while referenced, or for 120 s after its last use.
@@ -229,24 +240,24 @@ public final class Engine {
         return x.activeConns + x.inactiveConns + x.persistConns > 0 || now - t < Time.seconds(120)
     }
 
-    public func editDestination(_ key: ServiceKey, _ spec: DestinationSpec) throws(IPVSError) {
+    public mutating func editDestination(_ key: ServiceKey, _ spec: DestinationSpec) throws(IPVSError) {
         guard let svc = serviceIndex[key] else { throw .serviceNotDefined }
         try checkDestination(svc, spec)
         guard let pos = findDestination(svc, spec.addr, spec.port) else { throw .noSuchDestination }
         apply(spec, to: services[Int(svc)].destinations[pos], add: false)
-        schedulers[Int(svc)]?.edited(at: pos, destinationList(svc))
+        notifyScheduler(svc) { $0.edited(at: pos, $1) }
     }
 
-    public func deleteDestination(_ key: ServiceKey, addr: IPAddr, port: UInt16) throws(IPVSError) {
+    public mutating func deleteDestination(_ key: ServiceKey, addr: IPAddr, port: UInt16) throws(IPVSError) {
         guard let svc = serviceIndex[key] else { throw .serviceNotDefined }
         guard let pos = findDestination(svc, addr, port) else { throw .noSuchDestination }
         let d = services[Int(svc)].destinations.remove(at: pos)
-        schedulers[Int(svc)]?.removed(at: pos, destinationList(svc))
+        notifyScheduler(svc) { $0.removed(at: pos, $1) }
         trash(d)
     }
 
     /// `-Z`: zero one service (and its destinations) or everything.
-    public func zero(_ key: ServiceKey?) throws(IPVSError) {
+    public mutating func zero(_ key: ServiceKey?) throws(IPVSError) {
         if let key {
             guard let svc = serviceIndex[key] else { throw .noSuchService }
             services[Int(svc)].counters.zero()
@@ -259,7 +270,7 @@ public final class Engine {
     }
 
     /// Updates a neighbour's MAC (e.g. resolved by ARP at the edge).
-    public func setNeighbour(_ addr: IPAddr, _ mac: MACAddr) {
+    public mutating func setNeighbour(_ addr: IPAddr, _ mac: MACAddr) {
         topology.neighbours[addr] = mac
         for i in dests.indices where dests[i].addr == addr { destMACs[i] = mac }
     }
@@ -269,7 +280,7 @@ public final class Engine {
     /// Moves the engine's clock forward (never back) and runs due expiry timers.
     /// Timers fire in order, each at its own time (so a postponed template is re-armed
     /// from the moment it expired, as the kernel's timer would).
-    public func advance(to t: Nanos) {
+    public mutating func advance(to t: Nanos) {
         while let (slot, at) = conns.nextExpired(now: max(t, now)) {
             if at > now { now = at }
             expire(slot)
@@ -278,7 +289,7 @@ public final class Engine {
     }
 
     /// Connection expiry (spec §3.4).
-    func expire(_ i: Int32) {
+    mutating func expire(_ i: Int32) {
         let c = conns[i]
         if c.nControl > 0 {
             // Still controls connections: check again in 60 s.
@@ -291,7 +302,7 @@ public final class Engine {
     }
 
     /// Unlinks a connection from its controller and destination and frees the slot.
-    func free(_ i: Int32) {
+    mutating func free(_ i: Int32) {
         let c = conns[i]
         if c.control >= 0 {
             let t = c.control
@@ -306,14 +317,14 @@ public final class Engine {
     }
 
     /// "Expire now": the timer fires at the current time.
-    func expireNow(_ i: Int32) {
+    mutating func expireNow(_ i: Int32) {
         conns[i].timeoutMs = 0
         conns[i].expires = now
         conns.armTimer(i)
     }
 
     /// Destination counters when a connection is freed (spec §1.3).
-    func unbind(_ i: Int32) {
+    mutating func unbind(_ i: Int32) {
         let c = conns[i]
         guard c.dest >= 0 else { return }
         let d = Int(c.dest)
@@ -336,15 +347,22 @@ public final class Engine {
     }
 
     /// expire_nodest_conn sweep after a delete (spec §3.7).
-    func expireConnections(ofUnavailable d: Int32) {
+    mutating func expireConnections(ofUnavailable d: Int32) {
         for s in conns.liveSlots() where conns[s].dest == d && conns[s].nControl == 0 {
             expireNow(s)
         }
     }
 
     /// Drops everything: connections and counters stay consistent (used by tests/benchmarks).
-    public func flushConnections() {
+    public mutating func flushConnections() {
         for s in conns.liveSlots() { expireNow(s) }
         advance(to: now)
     }
+}
+
+/// An owned, fixed scratch buffer (freed with its last owner).
+final class Scratch {
+    let pointer: UnsafeMutableRawPointer
+    init(size: Int) { pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16) }
+    deinit { pointer.deallocate() }
 }

@@ -3,8 +3,7 @@ import UVSPacket
 /// The transmitters (spec §5.5, §5.6): DR, NAT and TUN (IPIP, GUE, GRE), with the kernel's
 /// TTL, MTU, checksum and encapsulation rules. All rewriting happens in the frame's buffer.
 extension Engine {
-    func transmit<S: FrameSink>(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
-                                _ sink: inout S) -> Verdict {
+    mutating func transmit(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let c = conns[ci]
         guard c.dest >= 0, let mac = destMACs[Int(c.dest)] else {
             count(.unknownNeighbour)
@@ -14,17 +13,17 @@ extension Engine {
         let l3 = pkt.l3
         switch c.method {
         case .directRoute, .local, .bypass:
-            if let r = routeOut(&buf, &pkt, mtu: topology.serverMTU, relayingICMP: false, &sink) { return r }
+            if let r = routeOut(&buf, &pkt, mtu: topology.serverMTU, relayingICMP: false) { return r }
             if !pkt.isV6 { refreshIPv4Checksum(p + l3) }
-            emit(&buf, l3: l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci, &sink)
+            emit(&buf, l3: l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci)
             return .sent
         case .masquerade:
-            if let r = routeOut(&buf, &pkt, mtu: topology.serverMTU, relayingICMP: false, &sink) { return r }
+            if let r = routeOut(&buf, &pkt, mtu: topology.serverMTU, relayingICMP: false) { return r }
             dnat(p, &pkt, c)
-            emit(&buf, l3: l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci, &sink)
+            emit(&buf, l3: l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci)
             return .sent
         case .tunnel:
-            return tunnel(ci, mac, &buf, &pkt, &sink)
+            return tunnel(ci, mac, &buf, &pkt)
         }
     }
 
@@ -32,16 +31,16 @@ extension Engine {
 
     /// __ip_vs_get_out_rt's checks: TTL (time exceeded), then the MTU (frag needed /
     /// packet too big). Returns a verdict when the packet must not go on.
-    func routeOut<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, mtu: Int,
-                                relayingICMP: Bool, dfApplies: Bool = true, _ sink: inout S) -> Verdict? {
+    mutating func routeOut(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, mtu: Int,
+                                relayingICMP: Bool, dfApplies: Bool = true) -> Verdict? {
         let p = buf.frame
         let l3 = pkt.l3
         if pkt.ttl <= 1 {
             if !relayingICMP {
                 if pkt.isV6 {
-                    sendICMPError(buf, pkt, type: 3, code: 0, info: 0, &sink)
+                    sendICMPError(buf, pkt, type: 3, code: 0, info: 0)
                 } else {
-                    sendICMPError(buf, pkt, type: 11, code: 0, info: 0, &sink)
+                    sendICMPError(buf, pkt, type: 11, code: 0, info: 0)
                 }
             }
             count(.ttlExceeded)
@@ -52,7 +51,7 @@ extension Engine {
             p.storeBytes(of: pkt.ttl, toByteOffset: l3 + 7, as: UInt8.self)
             if pkt.ipLen > mtu {
                 if pkt.fragment != .later && !relayingICMP {
-                    sendICMPError(buf, pkt, type: 2, code: 0, info: UInt32(mtu), &sink)
+                    sendICMPError(buf, pkt, type: 2, code: 0, info: UInt32(mtu))
                 }
                 count(.mtuExceeded)
                 return .dropped(.mtuExceeded)
@@ -61,7 +60,7 @@ extension Engine {
             decrementTTLv4(p + l3)
             pkt.ttl -= 1
             if dfApplies && pkt.df && pkt.ipLen > mtu && !relayingICMP {
-                sendICMPError(buf, pkt, type: 3, code: 4, info: UInt32(mtu), &sink)
+                sendICMPError(buf, pkt, type: 3, code: 4, info: UInt32(mtu))
                 count(.mtuExceeded)
                 return .dropped(.mtuExceeded)
             }
@@ -70,7 +69,7 @@ extension Engine {
     }
 
     /// ip_decrease_ttl: TTL − 1 with the kernel's incremental checksum step.
-    func decrementTTLv4(_ ip: UnsafeMutableRawPointer) {
+    mutating func decrementTTLv4(_ ip: UnsafeMutableRawPointer) {
         let ttl = ip.load(fromByteOffset: 8, as: UInt8.self)
         ip.storeBytes(of: ttl &- 1, toByteOffset: 8, as: UInt8.self)
         let check = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
@@ -78,14 +77,15 @@ extension Engine {
     }
 
     /// ip_send_check: full IPv4 header checksum.
-    func refreshIPv4Checksum(_ ip: UnsafeMutableRawPointer) {
+    mutating func refreshIPv4Checksum(_ ip: UnsafeMutableRawPointer) {
         let ihl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
         ip.storeBytes(of: 0, toByteOffset: 10, as: UInt16.self)
-        ip.storeBytes(of: Checksum.compute(ip, ihl).bigEndian, toByteOffset: 10, as: UInt16.self)
+        let c = ihl == 20 ? Checksum.ipv4Header20(ip) : Checksum.compute(ip, ihl)
+        ip.storeBytes(of: c.bigEndian, toByteOffset: 10, as: UInt16.self)
     }
 
     /// DNAT of a request: destination := real server address and port (spec §5.6, §5.8).
-    func dnat(_ p: UnsafeMutableRawPointer, _ pkt: inout ParsedPacket, _ c: Connection) {
+    mutating func dnat(_ p: UnsafeMutableRawPointer, _ pkt: inout ParsedPacket, _ c: Connection) {
         rewriteTransport(p, &pkt, oldAddr: c.vaddr, newAddr: c.daddr, oldPort: c.vport, newPort: c.dport,
                          portOffset: 2, newSrc: pkt.src, newDst: c.daddr)
         let l3 = pkt.l3
@@ -100,7 +100,7 @@ extension Engine {
     }
 
     /// SNAT of a reply: source := virtual address and port.
-    func snat(_ p: UnsafeMutableRawPointer, _ pkt: inout ParsedPacket, _ c: Connection) {
+    mutating func snat(_ p: UnsafeMutableRawPointer, _ pkt: inout ParsedPacket, _ c: Connection) {
         rewriteTransport(p, &pkt, oldAddr: c.daddr, newAddr: c.vaddr, oldPort: c.dport, newPort: c.vport,
                          portOffset: 0, newSrc: c.vaddr, newDst: pkt.dst)
         let l3 = pkt.l3
@@ -116,7 +116,7 @@ extension Engine {
 
     /// Port rewrite and the transport checksum: the kernel's fast update, except that a
     /// UDP datagram without checksum gets a full one; a zero result is sent as 0xFFFF.
-    func rewriteTransport(_ p: UnsafeMutableRawPointer, _ pkt: inout ParsedPacket, oldAddr: IPAddr,
+    mutating func rewriteTransport(_ p: UnsafeMutableRawPointer, _ pkt: inout ParsedPacket, oldAddr: IPAddr,
                           newAddr: IPAddr, oldPort: UInt16, newPort: UInt16, portOffset: Int,
                           newSrc: IPAddr, newDst: IPAddr) {
         let l4 = pkt.l4
@@ -141,8 +141,8 @@ extension Engine {
     }
 
     /// Writes the Ethernet header for `side` in front of the IP packet at `l3` and emits it.
-    func emit<S: FrameSink>(_ buf: inout PacketBuffer, l3: Int, side: Side, to mac: MACAddr,
-                            ethertype: UInt16, conn: Int32, _ sink: inout S) {
+    mutating func emit(_ buf: inout PacketBuffer, l3: Int, side: Side, to mac: MACAddr,
+                            ethertype: UInt16, conn: Int32) {
         let vlan = side == .server ? topology.serverVLAN : topology.clientVLAN
         let l2 = vlan >= 0 ? 18 : 14
         let end = buf.start + buf.length
@@ -150,12 +150,11 @@ extension Engine {
         buf.length = end - buf.start
         writeEthernet(buf.frame, dst: mac, src: side == .server ? topology.serverSideMAC : topology.clientSideMAC,
                       vlan: vlan, ethertype: ethertype)
-        sink.emit(UnsafeRawBufferPointer(start: buf.frame, count: buf.length), side: side, conn: conn)
+        queue(buf.frame, buf.length, side, conn)
     }
 
-    func emitToClient<S: FrameSink>(_ buf: inout PacketBuffer, l3: Int, ethertype: UInt16, conn: Int32,
-                                    _ sink: inout S) {
-        emit(&buf, l3: l3, side: .client, to: topology.clientGatewayMAC, ethertype: ethertype, conn: conn, &sink)
+    mutating func emitToClient(_ buf: inout PacketBuffer, l3: Int, ethertype: UInt16, conn: Int32) {
+        emit(&buf, l3: l3, side: .client, to: topology.clientGatewayMAC, ethertype: ethertype, conn: conn)
     }
 
     func writeEthernet(_ p: UnsafeMutableRawPointer, dst: MACAddr, src: MACAddr, vlan: Int32, ethertype: UInt16) {
@@ -183,8 +182,7 @@ extension Engine {
         return n
     }
 
-    func tunnel<S: FrameSink>(_ ci: Int32, _ mac: MACAddr, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
-                              _ sink: inout S) -> Verdict {
+    mutating func tunnel(_ ci: Int32, _ mac: MACAddr, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let c = conns[ci]
         let rs = dests[Int(c.dest)]
         let overhead = tunnelOverhead(rs)
@@ -193,7 +191,7 @@ extension Engine {
             count(.tunnelMTUTooSmall)
             return .dropped(.tunnelMTUTooSmall)
         }
-        if let r = routeOut(&buf, &pkt, mtu: mtu, relayingICMP: false, dfApplies: sysctls.pmtuDisc, &sink) {
+        if let r = routeOut(&buf, &pkt, mtu: mtu, relayingICMP: false, dfApplies: sysctls.pmtuDisc) {
             return r
         }
         let p = buf.frame
@@ -268,14 +266,14 @@ extension Engine {
             rs.addr.store(v6: o + 24)
         }
         if rs.addr.isV4 && total > topology.serverMTU {
-            return fragmentAndEmit(&buf, outerL3: outerL3, total: total, rs: rs, mac: mac, conn: ci, &sink)
+            return fragmentAndEmit(&buf, outerL3: outerL3, total: total, rs: rs, mac: mac, conn: ci)
         }
         if !rs.addr.isV4 && total > topology.serverMTU {
             count(.mtuExceeded)
             return .dropped(.mtuExceeded)
         }
         emit(&buf, l3: outerL3, side: .server, to: mac, ethertype: rs.addr.isV4 ? EtherType.ipv4 : EtherType.ipv6,
-             conn: ci, &sink)
+             conn: ci)
         return .sent
     }
 
@@ -290,8 +288,8 @@ extension Engine {
 
     /// IPv4 fragmentation of an outer tunnel packet without DF (ip_fragment after
     /// encapsulation). Offloaded checksums are completed first, as the kernel does.
-    func fragmentAndEmit<S: FrameSink>(_ buf: inout PacketBuffer, outerL3: Int, total: Int, rs: RealServer,
-                                       mac: MACAddr, conn: Int32, _ sink: inout S) -> Verdict {
+    mutating func fragmentAndEmit(_ buf: inout PacketBuffer, outerL3: Int, total: Int, rs: RealServer,
+                                       mac: MACAddr, conn: Int32) -> Verdict {
         let o = buf.frame + outerL3
         let proto = o.load(fromByteOffset: 9, as: UInt8.self)
         if proto == IPProto.udp && rs.tunnelChecksum != .none {
@@ -313,7 +311,7 @@ extension Engine {
         while offset < payload {
             let n = min(maxData, payload - offset)
             let more = offset + n < payload
-            let f = scratch
+            let f = allocateScratch(l2 + 20 + n)
             writeEthernet(f, dst: mac, src: topology.serverSideMAC, vlan: vlan, ethertype: EtherType.ipv4)
             let ip = f + l2
             ip.copyMemory(from: o, byteCount: 20)
@@ -321,7 +319,7 @@ extension Engine {
             ip.storeBytes(of: UInt16(20 + n).bigEndian, toByteOffset: 2, as: UInt16.self)
             ip.storeBytes(of: (UInt16(offset / 8) | (more ? 0x2000 : 0)).bigEndian, toByteOffset: 6, as: UInt16.self)
             refreshIPv4Checksum(ip)
-            sink.emit(UnsafeRawBufferPointer(start: f, count: l2 + 20 + n), side: .server, conn: conn)
+            queue(f, l2 + 20 + n, .server, conn)
             offset += n
         }
         return .sent

@@ -6,8 +6,8 @@ extension Engine {
     /// Builds and emits an ICMP(v6) error about the IP packet in `buf` towards its source.
     /// The frame is counted in the connection it belongs to when the kernel's out-hook
     /// would match it (the embedded packet looked up inverted).
-    func sendICMPError<S: FrameSink>(_ buf: PacketBuffer, _ pkt: ParsedPacket, type: UInt8, code: UInt8,
-                                     info: UInt32, _ sink: inout S) {
+    mutating func sendICMPError(_ buf: PacketBuffer, _ pkt: ParsedPacket, type: UInt8, code: UInt8,
+                                     info: UInt32) {
         let orig = buf.frame + pkt.l3
         // Never about ICMP errors or non-first fragments.
         if pkt.fragment == .later { return }
@@ -21,7 +21,7 @@ extension Engine {
         guard icmpAllowed(to: pkt.src, v6: pkt.isV6, type: type, code: code) else { return }
         let vlan = topology.clientVLAN
         let l2 = vlan >= 0 ? 18 : 14
-        let f = scratch
+        let f = allocateScratch(l2 + 48 + 1232)
         let ip = f + l2
         let ipLen: Int
         if !pkt.isV6 {
@@ -73,12 +73,12 @@ extension Engine {
                 countOut(conns[ci].dest, ipLen)
             }
         }
-        sink.emit(UnsafeRawBufferPointer(start: f, count: l2 + ipLen), side: .client, conn: ci)
+        queue(f, l2 + ipLen, .client, ci)
     }
 
     /// The kernel's per-destination ICMP rate limit: a token bucket of 1 s per message,
     /// burst 6; PMTU messages are never limited.
-    func icmpAllowed(to peer: IPAddr, v6: Bool, type: UInt8, code: UInt8) -> Bool {
+    mutating func icmpAllowed(to peer: IPAddr, v6: Bool, type: UInt8, code: UInt8) -> Bool {
         if v6 {
             if type == 2 || type >= 128 { return true }
         } else {
@@ -112,7 +112,7 @@ extension Engine {
     }
 
     /// ICMP errors from clients about a connection (ip_vs_in_icmp).
-    func requestICMP<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, _ sink: inout S) -> Verdict {
+    mutating func requestICMP(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let p = buf.frame
         guard isRelatedError(p, pkt) else { passed &+= 1; return .passed }
         if pkt.isV6 && pkt.fragment != .none {
@@ -136,30 +136,29 @@ extension Engine {
         let c = conns[ci]
         if c.dest >= 0 && dests[Int(c.dest)].available { countIn(c.dest, pkt.ipLen) }
         guard c.method == .masquerade else {
-            return transmitRelayed(ci, &buf, &pkt, &sink)
+            return transmitRelayed(ci, &buf, &pkt)
         }
         guard c.dest >= 0, let mac = destMACs[Int(c.dest)] else {
             count(.unknownNeighbour)
             return .dropped(.unknownNeighbour)
         }
-        if let r = routeOut(&buf, &pkt, mtu: topology.serverMTU, relayingICMP: true, &sink) { return r }
+        if let r = routeOut(&buf, &pkt, mtu: topology.serverMTU, relayingICMP: true) { return r }
         natICMP(p, pkt, inner, c, towardsServer: true)
-        emit(&buf, l3: pkt.l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci, &sink)
+        emit(&buf, l3: pkt.l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci)
         return .sent
     }
 
     /// DR/TUN forward an ICMP error like any packet of the connection (no ICMP about it).
-    func transmitRelayed<S: FrameSink>(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
-                                       _ sink: inout S) -> Verdict {
+    mutating func transmitRelayed(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         if pkt.ttl <= 1 {
             count(.ttlExceeded)
             return .dropped(.ttlExceeded)
         }
-        return transmit(ci, &buf, &pkt, &sink)
+        return transmit(ci, &buf, &pkt)
     }
 
     /// ICMP errors from real servers about a connection (ip_vs_out_icmp).
-    func replyICMP<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, _ sink: inout S) -> Verdict {
+    mutating func replyICMP(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let p = buf.frame
         guard isRelatedError(p, pkt) else { passed &+= 1; return .passed }
         let end = pkt.l3 + pkt.ipLen
@@ -190,14 +189,14 @@ extension Engine {
         let c = conns[ci]
         if c.method == .masquerade { natICMP(p, pkt, inner, c, towardsServer: false) }
         if c.dest >= 0 && dests[Int(c.dest)].available { countOut(c.dest, pkt.ipLen) }
-        emitToClient(&buf, l3: pkt.l3, ethertype: etherType(pkt), conn: ci, &sink)
+        emitToClient(&buf, l3: pkt.l3, ethertype: etherType(pkt), conn: ci)
         return .sent
     }
 
     /// ip_vs_nat_icmp(_v6): rewrite the outer and the quoted addresses and the quoted port,
     /// both IPv4 header checksums, and the whole ICMP checksum. The quoted transport
     /// checksum is left as it was.
-    func natICMP(_ p: UnsafeMutableRawPointer, _ pkt: ParsedPacket, _ inner: ParsedPacket, _ c: Connection,
+    mutating func natICMP(_ p: UnsafeMutableRawPointer, _ pkt: ParsedPacket, _ inner: ParsedPacket, _ c: Connection,
                  towardsServer: Bool) {
         let l3 = pkt.l3
         let e = pkt.l4 + 8           // embedded IP header

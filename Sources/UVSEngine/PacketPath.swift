@@ -46,13 +46,37 @@ enum TCPFlag {
     static let fin: UInt8 = 0x01, syn: UInt8 = 0x02, rst: UInt8 = 0x04, ack: UInt8 = 0x10
 }
 
-extension Engine {
-    /// Runs one frame through IPVS at time `time` (spec §5). Frames from the client side go
-    /// through the request path, frames from the server side through the reply path.
+/// A frame the engine decided to send, pointing into the input buffer or the engine's
+/// scratch arena; valid until the next call into the engine.
+public struct PendingFrame {
+    public var bytes: UnsafeMutableRawPointer
+    public var count: Int
+    public var side: Side
+    public var conn: Int32
+}
 
-    public func process<S: FrameSink>(_ buf: inout PacketBuffer, from side: Side, at time: Nanos,
-                                      into sink: inout S) -> Verdict {
-        if time > now || conns.timersDue(now: time) { advance(to: time) }
+extension Engine {
+    /// Runs one frame through IPVS at time `time` (spec §5) and hands what it sends to
+    /// `sink`. Frames from the client side go through the request path, frames from the
+    /// server side through the reply path.
+    @inlinable
+    public mutating func process<S: FrameSink>(_ buf: inout PacketBuffer, from side: Side, at time: Nanos,
+                                               into sink: inout S) -> Verdict {
+        let verdict = process(&buf, from: side, at: time)
+        var i = 0
+        while i < pendingCount {
+            let f = pending[i]
+            sink.emit(UnsafeRawBufferPointer(start: f.bytes, count: f.count), side: f.side, conn: f.conn)
+            i += 1
+        }
+        return verdict
+    }
+
+    /// The same, leaving the frames to send in `pending` (for batching I/O edges).
+    public mutating func process(_ buf: inout PacketBuffer, from side: Side, at time: Nanos) -> Verdict {
+        pendingCount = 0
+        scratchUsed = 0
+        if time >= conns.nextDue { advance(to: time) } else if time > now { now = time }
         var pkt = ParsedPacket()
         switch PacketParser.parse(buf.frame, buf.length, &pkt) {
         case .ip: break
@@ -64,15 +88,29 @@ extension Engine {
             return .dropped(r)
         }
         buf.length = pkt.l3 + pkt.ipLen   // drop Ethernet padding
-        return side == .client ? request(&buf, &pkt, &sink) : reply(&buf, &pkt, &sink)
+        return side == .client ? request(&buf, &pkt) : reply(&buf, &pkt)
+    }
+
+    mutating func queue(_ p: UnsafeMutableRawPointer, _ count: Int, _ side: Side, _ conn: Int32) {
+        let f = PendingFrame(bytes: p, count: count, side: side, conn: conn)
+        if pendingCount < pending.count { pending[pendingCount] = f } else { pending.append(f) }
+        pendingCount += 1
+    }
+
+    /// Space for a generated frame; the arena is reset for every input frame.
+    mutating func allocateScratch(_ size: Int) -> UnsafeMutableRawPointer {
+        let aligned = (size + 63) & ~63
+        precondition(scratchUsed + aligned <= Engine.scratchSize, "scratch arena exhausted")
+        defer { scratchUsed += aligned }
+        return scratch + scratchUsed
     }
 
     // MARK: request path (spec §5.2)
 
 
-    func request<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, _ sink: inout S) -> Verdict {
+    mutating func request(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let proto = pkt.proto
-        if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return requestICMP(&buf, &pkt, &sink) }
+        if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return requestICMP(&buf, &pkt) }
         guard proto == IPProto.tcp || proto == IPProto.udp, pkt.fragment != .later else {
             passed &+= 1
             return .passed
@@ -112,21 +150,20 @@ extension Engine {
                 count(r)
                 return .dropped(r)
             case .noDestination:
-                return noDestination(svc, &buf, &pkt, &sink)
+                return noDestination(svc, &buf, &pkt)
             }
         }
-        return forwardRequest(ci, &buf, &pkt, &sink)
+        return forwardRequest(ci, &buf, &pkt)
     }
 
     /// Stats, state transition, transmit and refresh for a request on connection `ci`.
 
-    func forwardRequest<S: FrameSink>(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
-                                      _ sink: inout S) -> Verdict {
+    mutating func forwardRequest(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let d = conns[ci].dest
         if d >= 0 && dests[Int(d)].available { countIn(d, pkt.ipLen) }
         setState(ci, direction: conns[ci].flags & ConnFlags.noOutput != 0 ? .inputOnly : .input,
                  flags: pkt.tcpFlags, proto: pkt.proto)
-        let verdict = transmit(ci, &buf, &pkt, &sink)
+        let verdict = transmit(ci, &buf, &pkt)
         let onePacket = conns[ci].flags & ConnFlags.onePacket != 0
         if onePacket {
             free(ci)
@@ -168,15 +205,16 @@ extension Engine {
 
     /// ip_vs_schedule (spec §3.5, §3.6).
 
-    func schedule(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {
+    mutating func schedule(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {
         if pkt.sport == 20 { return .pass }     // never schedule FTP data from real servers
-        let s = services[Int(svc)]
-        if s.isPersistent { return schedulePersistent(svc, &pkt) }
-        if !s.key.isFwmark && s.key.port != pkt.dport { return .noDestination }
+        let serviceFlags = services[Int(svc)].flags
+        if serviceFlags & ServiceFlags.persistent != 0 { return schedulePersistent(svc, &pkt) }
+        let key = services[Int(svc)].key
+        if !key.isFwmark && key.port != pkt.dport { return .noDestination }
         guard let pos = selectDestination(svc, pkt) else { return .noDestination }
-        let d = s.destinations[pos]
+        let d = services[Int(svc)].destinations[pos]
         var flags: UInt32 = 0
-        if s.isOnePacket && pkt.proto == IPProto.udp { flags |= ConnFlags.onePacket }
+        if serviceFlags & ServiceFlags.onePacket != 0 && pkt.proto == IPProto.udp { flags |= ConnFlags.onePacket }
         let rs = dests[Int(d)]
         let dport = rs.port != 0 ? rs.port : pkt.dport
         let ci = newConnection(proto: pkt.proto, caddr: pkt.src, cport: pkt.sport, vaddr: pkt.dst,
@@ -186,16 +224,17 @@ extension Engine {
         return .connection(ci)
     }
 
-    func selectDestination(_ svc: Int32, _ pkt: ParsedPacket) -> Int? {
-        guard var sched = schedulers[Int(svc)] else { return nil }
+    mutating func selectDestination(_ svc: Int32, _ pkt: ParsedPacket) -> Int? {
+        // The scheduler is moved out and back, so it can be mutated while the lists are lent.
+        guard var sched = schedulers[Int(svc)].take() else { return nil }
         let req = SchedulingRequest(proto: pkt.proto, src: pkt.src, dst: pkt.dst, sport: pkt.sport,
                                     dport: pkt.dport, now: now, random: (rng.next(), rng.next()))
-        let r = sched.select(req, destinationList(svc))
+        let r = DestinationList.with(order: services[Int(svc)].destinations, store: dests) { sched.select(req, $0) }
         schedulers[Int(svc)] = sched
         return r
     }
 
-    func schedulePersistent(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {
+    mutating func schedulePersistent(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {
         let s = services[Int(svc)]
         let snet = s.persistenceNet(pkt.src)
         var tproto = pkt.proto
@@ -249,7 +288,7 @@ extension Engine {
     }
 
     /// Re-keys an invalid template so it never matches again; its timer runs out as is.
-    func invalidateTemplate(_ ti: Int32) {
+    mutating func invalidateTemplate(_ ti: Int32) {
         guard conns[ti].vport != 0xFFFF else { return }
         conns.unhash(ti)
         conns[ti].dport = 0xFFFF
@@ -259,7 +298,7 @@ extension Engine {
     }
 
     /// ip_vs_conn_new + ip_vs_bind_dest (spec §3.2, §1.3).
-    func newConnection(proto: UInt8, caddr: IPAddr, cport: UInt16, vaddr: IPAddr, vport: UInt16,
+    mutating func newConnection(proto: UInt8, caddr: IPAddr, cport: UInt16, vaddr: IPAddr, vport: UInt16,
                        dport: UInt16, dest d: Int32, flags: UInt32, fwmark: UInt32) -> Int32 {
         var c = Connection()
         c.proto = proto; c.caddr = caddr; c.cport = cport; c.vaddr = vaddr; c.vport = vport
@@ -288,19 +327,19 @@ extension Engine {
         return ci
     }
 
-    func countConnection(_ d: Int32) {
+    mutating func countConnection(_ d: Int32) {
         dests[Int(d)].counters.current.conns &+= 1
         services[Int(dests[Int(d)].service)].counters.current.conns &+= 1
         totals.current.conns &+= 1
     }
 
-    func countIn(_ d: Int32, _ bytes: Int) {
+    mutating func countIn(_ d: Int32, _ bytes: Int) {
         dests[Int(d)].counters.current.countIn(bytes)
         services[Int(dests[Int(d)].service)].counters.current.countIn(bytes)
         totals.current.countIn(bytes)
     }
 
-    func countOut(_ d: Int32, _ bytes: Int) {
+    mutating func countOut(_ d: Int32, _ bytes: Int) {
         dests[Int(d)].counters.current.countOut(bytes)
         services[Int(dests[Int(d)].service)].counters.current.countOut(bytes)
         totals.current.countOut(bytes)
@@ -308,7 +347,7 @@ extension Engine {
 
     /// State transition (spec §4): TCP tables, UDP single state; active/inactive accounting.
 
-    func setState(_ ci: Int32, direction: FlowDirection, flags: UInt8, proto: UInt8) {
+    mutating func setState(_ ci: Int32, direction: FlowDirection, flags: UInt8, proto: UInt8) {
         if direction == .output { conns[ci].flags &= ~ConnFlags.noOutput }
         if proto == IPProto.tcp {
             let old = TCPState(rawValue: conns[ci].state) ?? .none
@@ -337,23 +376,22 @@ extension Engine {
         }
     }
 
-    func assureTemplate(_ ci: Int32) {
+    mutating func assureTemplate(_ ci: Int32) {
         let t = conns[ci].control
         if t >= 0 { conns[t].state = TemplateState.assured.rawValue }
     }
 
     /// No destination (spec §3.8): ICMP port unreachable to the client, packet dropped.
-    func noDestination<S: FrameSink>(_ svc: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket,
-                                     _ sink: inout S) -> Verdict {
+    mutating func noDestination(_ svc: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let s = services[Int(svc)]
         if !s.key.isFwmark && s.key.port == 21 && pkt.dport != 21 {
             passed &+= 1
             return .passed
         }
         if pkt.isV6 {
-            sendICMPError(buf, pkt, type: 1, code: 4, info: 0, &sink)
+            sendICMPError(buf, pkt, type: 1, code: 4, info: 0)
         } else {
-            sendICMPError(buf, pkt, type: 3, code: 3, info: 0, &sink)
+            sendICMPError(buf, pkt, type: 3, code: 3, info: 0)
         }
         count(.noDestination)
         return .dropped(.noDestination)
@@ -362,9 +400,9 @@ extension Engine {
     // MARK: reply path (spec §5.3)
 
 
-    func reply<S: FrameSink>(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket, _ sink: inout S) -> Verdict {
+    mutating func reply(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let proto = pkt.proto
-        if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return replyICMP(&buf, &pkt, &sink) }
+        if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return replyICMP(&buf, &pkt) }
         guard proto == IPProto.tcp || proto == IPProto.udp, pkt.fragment != .later else {
             passed &+= 1
             return .passed
@@ -394,15 +432,8 @@ extension Engine {
         if d >= 0 && dests[Int(d)].available { countOut(d, pkt.ipLen) }
         setState(ci, direction: .output, flags: pkt.tcpFlags, proto: proto)
         conns[ci].expires = now + conns[ci].timeout
-        emitToClient(&buf, l3: l3, ethertype: pkt.isV6 ? EtherType.ipv6 : EtherType.ipv4, conn: ci, &sink)
+        emitToClient(&buf, l3: l3, ethertype: pkt.isV6 ? EtherType.ipv6 : EtherType.ipv4, conn: ci)
         return .sent
     }
 }
 
-extension ConnectionTable {
-    /// True when a timer is due at `now` (lets a same-time packet skip `advance`).
-    func timersDue(now: Nanos) -> Bool {
-        guard let t = timers.min else { return false }
-        return t.expires <= now
-    }
-}

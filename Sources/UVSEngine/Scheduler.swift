@@ -21,12 +21,25 @@ public struct SchedulingRequest {
     }
 }
 
-/// A read-only view of a service's destinations in list order.
+/// A read-only view of a service's destinations in list order (newest first), lent to a
+/// scheduler for one call: it points into the engine's storage, so a decision costs no
+/// copies and no reference counting. Build one with `DestinationList.with`.
 public struct DestinationList {
-    public let order: [Int32]
-    public let store: ContiguousArray<RealServer>
+    @usableFromInline let order: UnsafeBufferPointer<Int32>
+    @usableFromInline let store: UnsafeBufferPointer<RealServer>
 
-    public init(order: [Int32], store: ContiguousArray<RealServer>) { self.order = order; self.store = store }
+    @usableFromInline init(order: UnsafeBufferPointer<Int32>, store: UnsafeBufferPointer<RealServer>) {
+        self.order = order; self.store = store
+    }
+
+    /// Lends `body` a view of `order` (destination indices) over `store`.
+    @inlinable
+    public static func with<R>(order: [Int32], store: ContiguousArray<RealServer>,
+                               _ body: (DestinationList) throws -> R) rethrows -> R {
+        try order.withUnsafeBufferPointer { o in
+            try store.withUnsafeBufferPointer { s in try body(DestinationList(order: o, store: s)) }
+        }
+    }
 
     @inlinable public var count: Int { order.count }
     @inlinable public subscript(position: Int) -> RealServer { store[Int(order[position])] }

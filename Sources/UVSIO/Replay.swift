@@ -104,9 +104,9 @@ public struct Replay {
             }
             topo.neighbours[a] = m
         }
-        let engine = Engine(topology: topo, sysctls: sysctls)
+        var engine = Engine(topology: topo, sysctls: sysctls)
         for (line, c) in commands {
-            do { try Rules.apply(c, to: engine) } catch {
+            do { try Rules.apply(c, to: &engine) } catch {
                 throw Failure("\(o.rulesPath):\(line): \(error.description)")
             }
         }
@@ -118,7 +118,7 @@ public struct Replay {
             toServers = try CaptureWriter(path: o.outDir + "/out.pcap")
             toClients = try CaptureWriter(path: o.outDir + "/out-client.pcap")
         } catch { throw Failure(error.description) }
-        var sink = ReplaySink(toServers: toServers, toClients: toClients, engine: engine, trackFlows: o.decisions)
+        var sink = ReplaySink(toServers: toServers, toClients: toClients, neighbours: topo.neighbours, trackFlows: o.decisions)
         var summary = Summary()
         let capacity = 65536 + PacketBuffer.headroom
         let mem = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)

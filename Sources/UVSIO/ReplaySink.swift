@@ -7,7 +7,8 @@ import UVSPacket
 struct ReplaySink: FrameSink {
     let toServers: CaptureWriter
     let toClients: CaptureWriter
-    unowned let engine: Engine
+    /// Real server by MAC, to name the server of a DR frame (as the oracle does).
+    let serverByMAC: [MACAddr: IPAddr]
     let trackFlows: Bool
     var time: Nanos = 0
     var serverFrames = 0
@@ -33,8 +34,11 @@ struct ReplaySink: FrameSink {
     var flowIndex: [FlowKey: Int] = [:]
     var flows: [Flow] = []
 
-    init(toServers: CaptureWriter, toClients: CaptureWriter, engine: Engine, trackFlows: Bool) {
-        self.toServers = toServers; self.toClients = toClients; self.engine = engine; self.trackFlows = trackFlows
+    init(toServers: CaptureWriter, toClients: CaptureWriter, neighbours: [IPAddr: MACAddr], trackFlows: Bool) {
+        self.toServers = toServers; self.toClients = toClients; self.trackFlows = trackFlows
+        var m: [MACAddr: IPAddr] = [:]
+        for (a, mac) in neighbours { m[mac] = a }
+        serverByMAC = m
     }
 
     mutating func noteInput(_ buf: PacketBuffer) {
@@ -78,7 +82,7 @@ struct ReplaySink: FrameSink {
             && !(p.proto == IPProto.udp && p.dst != flow.dst && isGUE(base, p)) {
             if p.dst == flow.dst && p.dport == flow.dport {
                 method = "DR"
-                server = conn >= 0 ? engine.conns[conn].daddr : p.dst
+                server = serverByMAC[MACAddr.load(base)] ?? p.dst
             } else {
                 method = "NAT"
                 server = p.dst

@@ -100,44 +100,44 @@ public struct IPAddr: Hashable, Sendable, Comparable {
 
 extension IPAddr: CustomStringConvertible {}
 
-/// A 6-byte Ethernet address.
+/// A 6-byte Ethernet address, held as a 48-bit integer (first byte most significant) so
+/// it is written into a frame with two stores.
 public struct MACAddr: Hashable, Sendable, CustomStringConvertible {
-    public var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
-    public init(_ b: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) { bytes = b }
-    public static let broadcast = MACAddr((0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF))
-    public static let zero = MACAddr((0, 0, 0, 0, 0, 0))
+    public var value: UInt64
+
+    public init(value: UInt64) { self.value = value & 0xFFFF_FFFF_FFFF }
+    public init(_ b: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) {
+        value = UInt64(b.0) << 40 | UInt64(b.1) << 32 | UInt64(b.2) << 24 | UInt64(b.3) << 16 | UInt64(b.4) << 8 | UInt64(b.5)
+    }
+    public static let broadcast = MACAddr(value: 0xFFFF_FFFF_FFFF)
+    public static let zero = MACAddr(value: 0)
 
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 6 else { return nil }
-        var b = [UInt8]()
+        var v: UInt64 = 0
         for p in parts {
-            guard p.count >= 1, p.count <= 2, let v = UInt8(p, radix: 16) else { return nil }
-            b.append(v)
+            guard p.count >= 1, p.count <= 2, let b = UInt8(p, radix: 16) else { return nil }
+            v = v << 8 | UInt64(b)
         }
-        bytes = (b[0], b[1], b[2], b[3], b[4], b[5])
+        value = v
     }
 
-    @inlinable public func store(_ p: UnsafeMutableRawPointer) {
-        withUnsafeBytes(of: bytes) { p.copyMemory(from: $0.baseAddress!, byteCount: 6) }
+    @inlinable @inline(__always) public func store(_ p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: UInt32(truncatingIfNeeded: value >> 16).bigEndian, as: UInt32.self)
+        p.storeBytes(of: UInt16(truncatingIfNeeded: value).bigEndian, toByteOffset: 4, as: UInt16.self)
     }
-    public static func load(_ p: UnsafeRawPointer) -> MACAddr {
-        var m = MACAddr.zero
-        withUnsafeMutableBytes(of: &m.bytes) { $0.baseAddress!.copyMemory(from: p, byteCount: 6) }
-        return m
+    @inlinable public static func load(_ p: UnsafeRawPointer) -> MACAddr {
+        MACAddr(value: UInt64(UInt32(bigEndian: p.loadUnaligned(as: UInt32.self))) << 16
+            | UInt64(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self))))
     }
+
+    public var isMulticast: Bool { value >> 40 & 1 != 0 }
 
     public var description: String {
-        let b = [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5]
-        return b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
-    }
-
-    public static func == (a: MACAddr, b: MACAddr) -> Bool {
-        a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1 && a.bytes.2 == b.bytes.2
-            && a.bytes.3 == b.bytes.3 && a.bytes.4 == b.bytes.4 && a.bytes.5 == b.bytes.5
-    }
-    public func hash(into h: inout Hasher) {
-        h.combine(bytes.0); h.combine(bytes.1); h.combine(bytes.2)
-        h.combine(bytes.3); h.combine(bytes.4); h.combine(bytes.5)
+        (0..<6).map { i -> String in
+            let b = UInt8(truncatingIfNeeded: value >> UInt64(40 - 8 * i))
+            return (b < 16 ? "0" : "") + String(b, radix: 16)
+        }.joined(separator: ":")
     }
 }

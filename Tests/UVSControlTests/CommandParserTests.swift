@@ -86,9 +86,9 @@ struct RulesAndListingTests {
     }
 
     @Test func rulesFileKernelErrorNamesTheLine() throws {
-        let e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("10.0.0.254")!, directorIPv6: IPAddr("fd00::fe")!))
+        var e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("10.0.0.254")!, directorIPv6: IPAddr("fd00::fe")!))
         do {
-            try Rules.load("-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.1:80 -s wlc\n", file: "r.txt", into: e)
+            try Rules.load("-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.1:80 -s wlc\n", file: "r.txt", into: &e)
             Issue.record("duplicate service accepted")
         } catch {
             #expect(error.description == "r.txt:2: Service already exists")
@@ -106,7 +106,7 @@ struct RulesAndListingTests {
 
     /// Spec §6.9 worked example (its rr/wlc parts): -S output, sorted as ipvsadm sorts.
     @Test func saveFormat() throws {
-        let e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("192.168.1.254")!, directorIPv6: IPAddr("fd00::fe")!))
+        var e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("192.168.1.254")!, directorIPv6: IPAddr("fd00::fe")!))
         let rules = """
             -A -f 1 -s rr
             -a -f 1 -r 192.168.1.11:0 -i -w 1 --tun-type ipip
@@ -115,7 +115,7 @@ struct RulesAndListingTests {
             -a -t 10.0.0.1:80 -r 192.168.1.12:80 -m -w 2
             -a -t 10.0.0.1:80 -r 192.168.1.11:80 -m -w 1
             """
-        try Rules.load(rules, file: "r", into: e)
+        try Rules.load(rules, file: "r", into: &e)
         #expect(Listing.save(e, numeric: true) == """
             -A -t 10.0.0.1:80 -s wlc
             -a -t 10.0.0.1:80 -r 192.168.1.11:80 -m -w 1
@@ -144,8 +144,8 @@ struct RulesAndListingTests {
 
     /// ipvsadm's signed-difference comparator: 192.168.x sorts before 10.x.
     @Test func signedDifferenceSort() throws {
-        let e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("10.0.0.254")!, directorIPv6: IPAddr("fd00::fe")!))
-        try Rules.load("-A -t 10.0.0.1:80\n-A -t 192.168.0.1:80\n-A -t 172.16.0.1:80\n", file: "r", into: e)
+        var e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("10.0.0.254")!, directorIPv6: IPAddr("fd00::fe")!))
+        try Rules.load("-A -t 10.0.0.1:80\n-A -t 192.168.0.1:80\n-A -t 172.16.0.1:80\n", file: "r", into: &e)
         let order = Listing.save(e, numeric: true).split(separator: "\n").map { $0.split(separator: " ")[2] }
         #expect(order == ["172.16.0.1:80", "192.168.0.1:80", "10.0.0.1:80"])
     }

@@ -102,7 +102,7 @@ struct ConnectionTests {
             -a -t 192.0.2.100:80 -r 198.51.100.12
             """)
         #expect(Lab.server(lab.send(syn("203.0.113.1")).1[0]) == 12)
-        try Rules.apply(try CommandParser.parse(CommandParser.words("-e -t 192.0.2.100:80 -r 198.51.100.12 -w 0")), to: lab.engine)
+        try Rules.apply(try CommandParser.parse(CommandParser.words("-e -t 192.0.2.100:80 -r 198.51.100.12 -w 0")), to: &lab.engine)
         #expect(Lab.server(lab.send(Frames.tcp("203.0.113.1", 40000, Self.vip, 80, flags: 0x10)).1[0]) == 12)
         #expect((2...5).map { Lab.server(lab.send(syn("203.0.113.\($0)")).1[0]) } == [11, 11, 11, 11])
     }

@@ -49,7 +49,7 @@ struct Collector: FrameSink {
 }
 
 final class Lab {
-    let engine: Engine
+    var engine: Engine
     var now: Nanos = Time.seconds(1000)
 
     init(_ rules: String, sysctls: [String] = [], limit: Int = 1 << 20) throws {
@@ -61,7 +61,7 @@ final class Lab {
             topo.neighbours[a] = Topology.conventionalMAC(for: a)
         }
         engine = Engine(topology: topo, sysctls: s, initialConnections: 16, connectionLimit: limit)
-        try Rules.load(rules, file: "rules", into: engine)
+        try Rules.load(rules, file: "rules", into: &engine)
     }
 
     /// Sends a frame at the current time (advanced by `after`), returns verdict and output.

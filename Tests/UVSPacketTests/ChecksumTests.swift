@@ -16,6 +16,15 @@ struct ChecksumTests {
         #expect(sum(withSum) == 0)
     }
 
+    @Test func fastIPv4HeaderSum() {
+        var rng = UInt64(99)
+        for _ in 0..<1000 {
+            var h = (0..<20).map { _ -> UInt8 in rng = rng &* 6364136223846793005 &+ 1; return UInt8(truncatingIfNeeded: rng >> 33) }
+            h[10] = 0; h[11] = 0
+            #expect(h.withUnsafeBytes { Checksum.ipv4Header20($0.baseAddress!) } == sum(h))
+        }
+    }
+
     @Test func oddLengthPadsWithZero() {
         #expect(sum([0x01]) == ~UInt16(0x0100))
         #expect(sum([0x12, 0x34, 0x56]) == ~UInt16(0x1234 &+ 0x5600))

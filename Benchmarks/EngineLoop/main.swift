@@ -1,0 +1,70 @@
+import UVSControl
+import UVSEngine
+import UVSPacket
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// A plain loop over the engine's hot path, for `perf record` / `valgrind --tool=callgrind`
+// (the package-benchmark runner needs its host process). Usage: EngineLoop existing|new [N]
+struct NullSink: FrameSink {
+    var frames = 0
+    mutating func emit(_ frame: UnsafeRawBufferPointer, side: Side, conn: Int32) { frames &+= 1 }
+}
+
+func frame(client: UInt32, port: UInt16, flags: UInt8) -> [UInt8] {
+    var f: [UInt8] = [2, 0, 0, 0, 0xD0, 1, 2, 0, 0, 0, 0xC1, 1, 0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]
+    f += [UInt8(client >> 24), UInt8((client >> 16) & 0xFF), UInt8((client >> 8) & 0xFF), UInt8(client & 0xFF), 192, 0, 2, 100]
+    f += [UInt8(port >> 8), UInt8(port & 0xFF), 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xFA, 0xF0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    return f
+}
+
+/// The loop lives in a function so the engine is a local (globals of top-level code get
+/// runtime exclusivity checks).
+func run(mode: String, n: Int) {
+    let newConnections = mode == "new"
+    var topo = Topology.oracleDefaults(directorIPv4: IPAddr("198.51.100.254")!, directorIPv6: IPAddr("2001:db8:b::fffe")!)
+    for i in 11...13 { topo.neighbours[IPAddr("198.51.100.\(i)")!] = Topology.conventionalMAC(for: IPAddr("198.51.100.\(i)")!) }
+    var engine = Engine(topology: topo, initialConnections: mode == "new" ? n + 16 : 4096, connectionLimit: 1 << 26)
+    try! Rules.load("-A -t 192.0.2.100:80 -s rr\n-a -t 192.0.2.100:80 -r 198.51.100.11\n-a -t 192.0.2.100:80 -r 198.51.100.12\n-a -t 192.0.2.100:80 -r 198.51.100.13\n", file: "loop", into: &engine)
+    let mem = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 64)
+    var sink = NullSink()
+    var t: Int64 = 1_000_000_000
+    let flows = 1000
+    var templates = [UInt8]()
+    for i in 0..<flows {
+        let syn = frame(client: 0xCB00_7100 + UInt32(i), port: 40000, flags: 0x02)
+        syn.withUnsafeBytes { (mem + 128).copyMemory(from: $0.baseAddress!, byteCount: 60) }
+        var b = PacketBuffer(base: mem, capacity: 2048, start: 128, length: 60)
+        _ = engine.process(&b, from: .client, at: t, into: &sink)
+        templates += frame(client: 0xCB00_7100 + UInt32(i), port: 40000, flags: 0x10)
+    }
+    var syn = frame(client: 0xCB00_0000, port: 1024, flags: 0x02)
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    templates.withUnsafeBytes { all in
+        var i = 0
+        for k in 0..<n {
+            t &+= 100
+            if newConnections {
+                let c = UInt32(k + 1)
+                syn[27] = UInt8(c >> 16); syn[28] = UInt8((c >> 8) & 0xFF); syn[29] = UInt8(c & 0xFF); syn[34] = UInt8(0x80 | (c >> 24))
+                syn.withUnsafeBytes { (mem + 128).copyMemory(from: $0.baseAddress!, byteCount: 60) }
+            } else {
+                (mem + 128).copyMemory(from: all.baseAddress! + i * 60, byteCount: 60)
+                i = i + 1 == flows ? 0 : i + 1
+            }
+            var b = PacketBuffer(base: mem, capacity: 2048, start: 128, length: 60)
+            _ = engine.process(&b, from: .client, at: t, into: &sink)
+        }
+    }
+    var end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let ns = Double(end.tv_sec - start.tv_sec) * 1e9 + Double(end.tv_nsec - start.tv_nsec)
+    let perPacket = (ns / Double(n) * 10).rounded() / 10
+    let mpps = (Double(n) / ns * 1e5).rounded() / 100
+    print("\(mode): \(n) packets, \(perPacket) ns/packet, \(mpps) Mpps, frames out \(sink.frames), connections \(engine.conns.count)")
+}
+
+run(mode: CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "existing",
+    n: CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10_000_000)
