@@ -77,6 +77,8 @@ public struct Engine {
     /// (the array only grows, so steady state appends nothing).
     public internal(set) var pending = ContiguousArray<PendingFrame>()
     public internal(set) var pendingCount = 0
+    /// The last input frame as parsed, before any rewriting (proto 0 if it was not IP).
+    public internal(set) var lastInput = ParsedPacket()
 
     public init(topology: Topology, sysctls: Sysctls = Sysctls(), seed: UInt64 = 1,
                 initialConnections: Int = 4096, connectionLimit: Int = 1 << 24) {

@@ -7,6 +7,7 @@ public final class CaptureReader {
     let handle: OpaquePointer
     public let linkType: Int32
     public let path: String
+    let nano: Bool
     /// Ethernet addresses used when a packet has to be wrapped.
     public var wrapDestination = MACAddr("02:00:00:00:d0:01")!
     public var wrapSource = MACAddr("02:00:00:00:c1:01")!
@@ -22,6 +23,7 @@ public final class CaptureReader {
         }
         handle = h
         linkType = pcap_datalink(h)
+        nano = pcap_get_tstamp_precision(h) == Int32(PCAP_TSTAMP_PRECISION_NANO)
         self.path = path
         switch linkType {
         case DLT_EN10MB, DLT_RAW, 12, 14, DLT_LINUX_SLL, 276, DLT_NULL, 108: break
@@ -33,18 +35,14 @@ public final class CaptureReader {
 
     deinit { pcap_close(handle) }
 
-    /// Calls `body` with each packet as an Ethernet frame written into `buf` at `headroom`,
-    /// and its timestamp in nanoseconds. Returns the number of packets read.
-    @discardableResult
-    public func forEach(into buf: UnsafeMutableRawPointer, capacity: Int, headroom: Int,
-                        _ body: (_ frameLength: Int, _ time: Int64) -> Void) throws(Error) -> Int {
+    /// The next packet as an Ethernet frame written into `buf` at `headroom`: its length
+    /// and timestamp in nanoseconds, or nil at the end of the file.
+    public func next(into buf: UnsafeMutableRawPointer, capacity: Int, headroom: Int) throws(Error) -> (length: Int, time: Int64)? {
         var hdr: UnsafeMutablePointer<pcap_pkthdr>? = nil
         var data: UnsafePointer<UInt8>? = nil
-        var n = 0
-        let nano = pcap_get_tstamp_precision(handle) == Int32(PCAP_TSTAMP_PRECISION_NANO)
         while true {
             let r = pcap_next_ex(handle, &hdr, &data)
-            if r == -2 { break }
+            if r == -2 { return nil }
             if r < 0 {
                 throw Error(description: "\(path): \(String(cString: pcap_geterr(handle)))")
             }
@@ -53,13 +51,14 @@ public final class CaptureReader {
             let ts = Int64(h.pointee.ts.tv_sec) * 1_000_000_000 + Int64(h.pointee.ts.tv_usec) * (nano ? 1 : 1000)
             let room = capacity - headroom
             let out = buf + headroom
-            var len = 0
+            if linkType == DLT_EN10MB {
+                let len = min(caplen, room)
+                out.copyMemory(from: d, byteCount: len)
+                return (len, ts)
+            }
             var ethertype: UInt16 = 0
             var payload = 0
             switch linkType {
-            case DLT_EN10MB:
-                len = min(caplen, room)
-                out.copyMemory(from: d, byteCount: len)
             case DLT_RAW, 12, 14:
                 ethertype = caplen > 0 && d[0] >> 4 == 6 ? EtherType.ipv6 : EtherType.ipv4
             case DLT_LINUX_SLL:
@@ -68,19 +67,26 @@ public final class CaptureReader {
             case 276:
                 guard caplen >= 20 else { continue }
                 ethertype = UInt16(d[0]) << 8 | UInt16(d[1]); payload = 20
-            default:   // NULL / LOOP: 4-byte family
-                guard caplen >= 4 else { continue }
-                ethertype = (d[4 < caplen ? 4 : 0] >> 4) == 6 ? EtherType.ipv6 : EtherType.ipv4; payload = 4
+            default:   // NULL / LOOP: a 4-byte address family, then IP
+                guard caplen > 4 else { continue }
+                ethertype = d[4] >> 4 == 6 ? EtherType.ipv6 : EtherType.ipv4; payload = 4
             }
-            if linkType != DLT_EN10MB {
-                guard ethertype == EtherType.ipv4 || ethertype == EtherType.ipv6 else { continue }
-                let body = min(caplen - payload, room - 14)
-                wrapDestination.store(out)
-                wrapSource.store(out + 6)
-                out.storeBytes(of: ethertype.bigEndian, toByteOffset: 12, as: UInt16.self)
-                (out + 14).copyMemory(from: d + payload, byteCount: body)
-                len = 14 + body
-            }
+            guard ethertype == EtherType.ipv4 || ethertype == EtherType.ipv6 else { continue }
+            let body = min(caplen - payload, room - 14)
+            wrapDestination.store(out)
+            wrapSource.store(out + 6)
+            out.storeBytes(of: ethertype.bigEndian, toByteOffset: 12, as: UInt16.self)
+            (out + 14).copyMemory(from: d + payload, byteCount: body)
+            return (14 + body, ts)
+        }
+    }
+
+    /// Calls `body` with each packet (see `next`). Returns the number of packets read.
+    @discardableResult
+    public func forEach(into buf: UnsafeMutableRawPointer, capacity: Int, headroom: Int,
+                        _ body: (_ frameLength: Int, _ time: Int64) -> Void) throws(Error) -> Int {
+        var n = 0
+        while let (len, ts) = try next(into: buf, capacity: capacity, headroom: headroom) {
             n += 1
             body(len, ts)
         }

@@ -118,7 +118,7 @@ public struct Replay {
             toServers = try CaptureWriter(path: o.outDir + "/out.pcap")
             toClients = try CaptureWriter(path: o.outDir + "/out-client.pcap")
         } catch { throw Failure(error.description) }
-        var sink = ReplaySink(toServers: toServers, toClients: toClients, neighbours: topo.neighbours, trackFlows: o.decisions)
+        var sink = ReplayOutput(toServers: toServers, toClients: toClients, trackFlows: o.decisions)
         var summary = Summary()
         let capacity = 65536 + PacketBuffer.headroom
         let mem = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
@@ -126,29 +126,34 @@ public struct Replay {
         var last: Nanos = 0
         reader.wrapDestination = dirMAC
         do {
-            summary.inputFrames = try reader.forEach(into: mem, capacity: capacity, headroom: PacketBuffer.headroom) { len, ts in
+            // A plain loop, so the engine stays a local the compiler can borrow (a closure
+            // capture would box it and copy it on every read).
+            while let (len, ts) = try reader.next(into: mem, capacity: capacity, headroom: PacketBuffer.headroom) {
+                summary.inputFrames += 1
                 let t = max(ts, last)
                 last = t
                 let f = mem + PacketBuffer.headroom
                 // Frames for another unicast MAC are taken as addressed to the director.
                 if len >= 14 && f.load(as: UInt8.self) & 1 == 0 { dirMAC.store(f) }
                 var buf = PacketBuffer(base: mem, capacity: capacity, start: PacketBuffer.headroom, length: len)
-                sink.time = t
-                sink.noteInput(buf)
-                _ = engine.process(&buf, from: .client, at: t, into: &sink)
+                sink.noteInput()
+                _ = engine.process(&buf, from: .client, at: t)
+                sink.record(engine, time: t)
             }
             if let rr = repliesReader {
                 var first: Nanos? = nil
                 let base = last + Self.settle
-                summary.replyFrames = try rr.forEach(into: mem, capacity: capacity, headroom: PacketBuffer.headroom) { len, ts in
+                while let (len, ts) = try rr.next(into: mem, capacity: capacity, headroom: PacketBuffer.headroom) {
+                    summary.replyFrames += 1
                     let f0 = first ?? ts
                     first = f0
                     let t = max(base + (ts - f0), last)
                     last = t
                     var buf = PacketBuffer(base: mem, capacity: capacity, start: PacketBuffer.headroom, length: len)
-                    sink.time = t
                     sink.inputFlow = -1
-                    _ = engine.process(&buf, from: .server, at: t, into: &sink)
+                    sink.fromServers = true
+                    _ = engine.process(&buf, from: .server, at: t)
+                    sink.record(engine, time: t)
                 }
                 last += Self.settle
             }
@@ -181,7 +186,7 @@ public struct Replay {
             guard writeFile(o.outDir + "/" + name, content) else { throw Failure("\(o.outDir)/\(name): cannot write") }
         }
         if o.decisions {
-            guard writeFile(o.outDir + "/decisions.tsv", sink.decisions(Listing.list(engine, conns))) else {
+            guard writeFile(o.outDir + "/decisions.tsv", sink.decisions(engine)) else {
                 throw Failure("\(o.outDir)/decisions.tsv: cannot write")
             }
         }
@@ -229,8 +234,7 @@ public struct Replay {
         defer { mem.deallocate() }
         var found: MACAddr? = nil
         do {
-            _ = try r.forEach(into: mem, capacity: 65536 + 64, headroom: 0) { len, _ in
-                guard found == nil else { return }
+            while found == nil, let (len, _) = try r.next(into: mem, capacity: 65536 + 64, headroom: 0) {
                 var p = ParsedPacket()
                 if case .ip = PacketParser.parse(mem, len, &p), mem.load(as: UInt8.self) & 1 == 0 {
                     found = MACAddr.load(mem)

@@ -1,0 +1,157 @@
+import UVSEngine
+import UVSPacket
+
+/// Writes what the engine sends to out.pcap / out-client.pcap and keeps, per input flow,
+/// what the oracle's decisions.tsv reports: packets in, frames out towards the real
+/// servers, the method and the real server of those frames. Strings are made only when
+/// the table is written, so the per-packet cost stays small.
+struct ReplayOutput {
+    let toServers: CaptureWriter
+    let toClients: CaptureWriter
+    let trackFlows: Bool
+    var serverFrames = 0
+    var clientFrames = 0
+    /// Flow of the input frame being processed, -1 if it has none.
+    var inputFlow = -1
+    var inputIndex = 0
+
+    struct FlowKey: Hashable {
+        var proto: UInt8, src: IPAddr, sport: UInt16, dst: IPAddr, dport: UInt16
+    }
+
+    static let methodNames = ["DR", "NAT", "TUN-GRE", "TUN-GUE", "TUN-IPIP", "TUN-IPIP6"]
+
+    struct Flow {
+        var key: FlowKey
+        var first: Int
+        var nIn = 0
+        var nOut = 0
+        var methods: UInt8 = 0
+        var servers: [IPAddr] = []
+        var ports: [UInt16] = []
+    }
+
+    var flowIndex: [FlowKey: Int] = [:]
+    var flows: [Flow] = []
+
+    init(toServers: CaptureWriter, toClients: CaptureWriter, trackFlows: Bool) {
+        self.toServers = toServers; self.toClients = toClients; self.trackFlows = trackFlows
+    }
+
+    /// Replies from the servers are not flows of the input.
+    var fromServers = false
+    /// Flow index + 1 per connection slot: most packets find their flow here, without
+    /// hashing the key.
+    var flowOfSlot: [Int32] = []
+
+    mutating func noteInput() {
+        inputIndex += 1
+        inputFlow = -1
+    }
+
+    /// Finds (or creates) the flow of the frame just processed.
+    mutating func resolveFlow(_ engine: borrowing Engine) {
+        guard trackFlows else { return }
+        let p = engine.lastInput
+        guard p.proto != 0, p.hasPorts, p.fragment == .none, !fromServers else { return }
+        let k = FlowKey(proto: p.proto, src: p.src, sport: p.sport, dst: p.dst, dport: p.dport)
+        var conn: Int32 = -1
+        for i in 0..<engine.pendingCount where engine.pending[i].conn >= 0 {
+            conn = engine.pending[i].conn
+            break
+        }
+        if conn >= 0 && Int(conn) < flowOfSlot.count {
+            let idx = Int(flowOfSlot[Int(conn)]) - 1
+            if idx >= 0 && flows[idx].key == k { inputFlow = idx }
+        }
+        if inputFlow < 0 {
+            if let i = flowIndex[k] {
+                inputFlow = i
+            } else {
+                inputFlow = flows.count
+                flowIndex[k] = inputFlow
+                flows.append(Flow(key: k, first: inputIndex))
+            }
+            if conn >= 0 {
+                if Int(conn) >= flowOfSlot.count { flowOfSlot += [Int32](repeating: 0, count: Int(conn) + 1 - flowOfSlot.count + 1024) }
+                flowOfSlot[Int(conn)] = Int32(inputFlow + 1)
+            }
+        }
+        flows[inputFlow].nIn += 1
+    }
+
+    /// Writes the frames of the last `process` call.
+    mutating func record(_ engine: borrowing Engine, time: Nanos) {
+        resolveFlow(engine)
+        for i in 0..<engine.pendingCount {
+            let f = engine.pending[i]
+            let frame = UnsafeRawBufferPointer(start: f.bytes, count: f.count)
+            if f.side == .server {
+                toServers.write(frame, time: time)
+                serverFrames += 1
+                if trackFlows && inputFlow >= 0 && f.conn >= 0 { attribute(f, engine) }
+            } else {
+                toClients.write(frame, time: time)
+                clientFrames += 1
+            }
+        }
+    }
+
+    /// How a frame towards the servers was forwarded, from its connection. A later
+    /// fragment carries no inner header and is not attributed (as in the oracle).
+    mutating func attribute(_ f: PendingFrame, _ engine: borrowing Engine) {
+        let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
+        if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4
+            && UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self)) & 0x1FFF != 0 {
+            return
+        }
+        let c = engine.conns[f.conn]
+        var method = 0
+        var port = c.vport
+        switch c.method {
+        case .masquerade: method = 1; port = c.dport
+        case .tunnel:
+            switch engine.dests[Int(c.dest)].tunnelType {
+            case .gre: method = 2
+            case .gue: method = 3
+            case .ipip: method = (c.daddr.isV4 && c.caddr.isV4) ? 4 : 5
+            }
+        default: method = 0
+        }
+        flows[inputFlow].nOut += 1
+        flows[inputFlow].methods |= 1 << UInt8(method)
+        if !flows[inputFlow].servers.contains(c.daddr) { flows[inputFlow].servers.append(c.daddr) }
+        if !flows[inputFlow].ports.contains(port) { flows[inputFlow].ports.append(port) }
+    }
+
+    /// decisions.tsv; the connection columns are the entries `ipvsadm -L -n -c` lists, as
+    /// the oracle reads them (templates left out).
+    func decisions(_ engine: borrowing Engine) -> String {
+        var conns: [FlowKey: (IPAddr, UInt16, String)] = [:]
+        for slot in engine.conns.liveSlots() {
+            let c = engine.conns[slot]
+            if c.isTemplate || c.proto == 0 { continue }
+            let state = c.proto == IPProto.udp ? "UDP" : (TCPState(rawValue: c.state)?.name ?? "ERR!")
+            conns[FlowKey(proto: c.proto, src: c.caddr, sport: c.cport, dst: c.vaddr, dport: c.vport)] = (c.daddr, c.dport, state)
+        }
+        var out = "first_in_idx\tproto\tclient_ip\tclient_port\tvip\tvport\tin_pkts\tout_pkts\tmethod\treal_server\trs_port\tconn_real_server\tconn_rs_port\tconn_state\tagree\n"
+        for fl in flows {
+            let k = fl.key
+            let pname = k.proto == IPProto.tcp ? "TCP" : (k.proto == IPProto.udp ? "UDP" : String(k.proto))
+            let c = conns[k]
+            let servers = fl.servers.map(\.description)
+            let rs = servers.isEmpty ? "-" : servers.joined(separator: ",")
+            let rport = fl.ports.isEmpty ? "-" : fl.ports.map(String.init).joined(separator: ",")
+            var agree = "-"
+            if let c, !fl.servers.isEmpty { agree = fl.servers == [c.0] ? "yes" : "no" }
+            let methods = (0..<Self.methodNames.count).filter { fl.methods & (1 << UInt8($0)) != 0 }.map { Self.methodNames[$0] }
+            let cols: [String] = [
+                String(fl.first), pname, k.src.description, String(k.sport), k.dst.description, String(k.dport),
+                String(fl.nIn), String(fl.nOut), methods.isEmpty ? "-" : methods.sorted().joined(separator: ","),
+                rs, rport, c.map { $0.0.description } ?? "-", c.map { String($0.1) } ?? "-", c?.2 ?? "-", agree,
+            ]
+            out += cols.joined(separator: "\t") + "\n"
+        }
+        return out
+    }
+}
