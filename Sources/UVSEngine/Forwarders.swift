@@ -3,8 +3,7 @@ import UVSPacket
 /// The transmitters (spec §5.5, §5.6): DR, NAT and TUN (IPIP, GUE, GRE), with the kernel's
 /// TTL, MTU, checksum and encapsulation rules. All rewriting happens in the frame's buffer.
 extension Engine {
-    mutating func transmit(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
-        let c = conns[ci]
+    mutating func transmit(_ ci: Int32, _ c: Connection, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         guard c.dest >= 0, let mac = destMACs[Int(c.dest)] else {
             count(.unknownNeighbour)
             return .dropped(.unknownNeighbour)
@@ -23,7 +22,7 @@ extension Engine {
             emit(&buf, l3: l3, side: .server, to: mac, ethertype: etherType(pkt), conn: ci)
             return .sent
         case .tunnel:
-            return tunnel(ci, mac, &buf, &pkt)
+            return tunnel(ci, c, mac, &buf, &pkt)
         }
     }
 
@@ -182,8 +181,7 @@ extension Engine {
         return n
     }
 
-    mutating func tunnel(_ ci: Int32, _ mac: MACAddr, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
-        let c = conns[ci]
+    mutating func tunnel(_ ci: Int32, _ c: Connection, _ mac: MACAddr, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let rs = dests[Int(c.dest)]
         let overhead = tunnelOverhead(rs)
         let mtu = topology.serverMTU - overhead

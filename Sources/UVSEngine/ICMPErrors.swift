@@ -154,7 +154,7 @@ extension Engine {
             count(.ttlExceeded)
             return .dropped(.ttlExceeded)
         }
-        return transmit(ci, &buf, &pkt)
+        return transmit(ci, conns[ci], &buf, &pkt)
     }
 
     /// ICMP errors from real servers about a connection (ip_vs_out_icmp).

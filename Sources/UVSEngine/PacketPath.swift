@@ -161,18 +161,19 @@ extension Engine {
     /// Stats, state transition, transmit and refresh for a request on connection `ci`.
 
     mutating func forwardRequest(_ ci: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
-        let d = conns[ci].dest
-        if d >= 0 && dests[Int(d)].available { countIn(d, pkt.ipLen) }
-        setState(ci, direction: conns[ci].flags & ConnFlags.noOutput != 0 ? .inputOnly : .input,
+        // Work on a copy of the entry and store it once: one table write per packet.
+        var c = conns[ci]
+        if c.dest >= 0 && dests[Int(c.dest)].available { countIn(c.dest, pkt.ipLen) }
+        setState(&c, direction: c.flags & ConnFlags.noOutput != 0 ? .inputOnly : .input,
                  flags: pkt.tcpFlags, proto: pkt.proto)
-        let verdict = transmit(ci, &buf, &pkt)
-        let onePacket = conns[ci].flags & ConnFlags.onePacket != 0
-        if onePacket {
-            free(ci)
-        } else {
-            conns[ci].inPkts &+= 1
-            conns[ci].expires = now + conns[ci].timeout
+        let onePacket = c.flags & ConnFlags.onePacket != 0
+        if !onePacket {
+            c.inPkts &+= 1
+            c.expires = now + c.timeout
         }
+        conns[ci] = c
+        let verdict = transmit(ci, c, &buf, &pkt)
+        if onePacket { free(ci) }
         return verdict
     }
 
@@ -349,38 +350,37 @@ extension Engine {
 
     /// State transition (spec §4): TCP tables, UDP single state; active/inactive accounting.
 
-    mutating func setState(_ ci: Int32, direction: FlowDirection, flags: UInt8, proto: UInt8) {
-        if direction == .output { conns[ci].flags &= ~ConnFlags.noOutput }
+    mutating func setState(_ c: inout Connection, direction: FlowDirection, flags: UInt8, proto: UInt8) {
+        if direction == .output { c.flags &= ~ConnFlags.noOutput }
         if proto == IPProto.tcp {
-            let old = TCPState(rawValue: conns[ci].state) ?? .none
+            let old = TCPState(rawValue: c.state) ?? .none
             let new = TCPStateMachine.next(old, direction: direction, flags: flags, secure: sysctls.secureTCP >= 2)
             if new != old {
-                let d = conns[ci].dest
-                let inactive = conns[ci].flags & ConnFlags.inactive != 0
+                let d = c.dest
+                let inactive = c.flags & ConnFlags.inactive != 0
                 if d >= 0 {
                     if !inactive && !new.isActive {
                         dests[Int(d)].activeConns -= 1
                         dests[Int(d)].inactiveConns += 1
-                        conns[ci].flags |= ConnFlags.inactive
+                        c.flags |= ConnFlags.inactive
                     } else if inactive && new.isActive {
                         dests[Int(d)].activeConns += 1
                         dests[Int(d)].inactiveConns -= 1
-                        conns[ci].flags &= ~ConnFlags.inactive
+                        c.flags &= ~ConnFlags.inactive
                     }
                 }
-                if new == .established { assureTemplate(ci) }
-                conns[ci].state = new.rawValue
+                if new == .established { assureTemplate(c) }
+                c.state = new.rawValue
             }
-            conns[ci].timeoutMs = UInt32(timeouts.tcp[Int(new.rawValue)]) &* 1000
+            c.timeoutMs = UInt32(timeouts.tcp[Int(new.rawValue)]) &* 1000
         } else if proto == IPProto.udp {
-            conns[ci].timeoutMs = UInt32(timeouts.udp) &* 1000
-            if direction == .output { assureTemplate(ci) }
+            c.timeoutMs = UInt32(timeouts.udp) &* 1000
+            if direction == .output { assureTemplate(c) }
         }
     }
 
-    mutating func assureTemplate(_ ci: Int32) {
-        let t = conns[ci].control
-        if t >= 0 { conns[t].state = TemplateState.assured.rawValue }
+    mutating func assureTemplate(_ c: Connection) {
+        if c.control >= 0 { conns[c.control].state = TemplateState.assured.rawValue }
     }
 
     /// No destination (spec §3.8): ICMP port unreachable to the client, packet dropped.
@@ -426,14 +426,15 @@ extension Engine {
         } else {
             decrementTTLv4(p + l3)
         }
-        let c = conns[ci]
+        var c = conns[ci]
         if c.method == .masquerade {
             snat(p, &pkt, c)
         }
         let d = c.dest
         if d >= 0 && dests[Int(d)].available { countOut(d, pkt.ipLen) }
-        setState(ci, direction: .output, flags: pkt.tcpFlags, proto: proto)
-        conns[ci].expires = now + conns[ci].timeout
+        setState(&c, direction: .output, flags: pkt.tcpFlags, proto: proto)
+        c.expires = now + c.timeout
+        conns[ci] = c
         emitToClient(&buf, l3: l3, ethertype: pkt.isV6 ? EtherType.ipv6 : EtherType.ipv4, conn: ci)
         return .sent
     }
