@@ -48,8 +48,9 @@ public struct ConnectionTable {
             slots.append(c)
         }
         freeHead = Int32(old)
+        // Up to two entries per bucket: chains stay short, the index costs 2–4 bytes an entry.
         var nb = 16
-        while nb < n { nb <<= 1 }
+        while nb * 2 < n { nb <<= 1 }
         buckets = ContiguousArray(repeating: -1, count: nb)
         mask = UInt32(nb - 1)
         for i in 0..<old where slots[i].flags & ConnFlags.hashed != 0 {
@@ -60,10 +61,15 @@ public struct ConnectionTable {
         timers.reserveCapacity(n)
     }
 
+    /// Client-side key hash (the kernel hashes the same fields with a seeded jhash). Each
+    /// field is multiplied by its own odd constant before mixing, so structured keys
+    /// (sequential addresses and ports) spread as well as random ones.
     @inlinable func bucket(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) -> UInt32 {
-        var h = (addr.lo ^ (addr.hi &* 0x9E37_79B9_7F4A_7C15)) &+ (UInt64(port) << 8 | UInt64(proto))
-        h ^= UInt64(seed)
-        h = (h ^ (h >> 32)) &* 0xD6E8_FEB8_6659_FD93
+        var h = addr.lo &* 0x9E37_79B9_7F4A_7C15
+        h ^= addr.hi &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= (UInt64(port) << 8 | UInt64(proto) | UInt64(seed) << 32) &* 0x1656_67B1_9E37_79F9
+        h ^= h >> 29
+        h &*= 0xBF58_476D_1CE4_E5B9
         h ^= h >> 32
         return UInt32(truncatingIfNeeded: h) & mask
     }
@@ -222,7 +228,8 @@ public struct ConnectionTable {
         return r
     }
 
-    /// Bytes held per connection slot, including its index and timer entries.
+    /// Bytes held per connection at worst, including its index (≤ 1 bucket per entry) and
+    /// its timer entry.
     public static var bytesPerEntry: Int {
         MemoryLayout<Connection>.stride + MemoryLayout<Int32>.stride + MemoryLayout<Timer>.stride
     }

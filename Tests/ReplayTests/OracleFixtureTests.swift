@@ -29,6 +29,19 @@ struct OracleFixtureTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         var o = Replay.Options(rulesPath: dir + "/rules.txt", inputPath: dir + "/input.pcap", outDir: out)
         if FileManager.default.fileExists(atPath: dir + "/replies.pcap") { o.repliesPath = dir + "/replies.pcap" }
+        // The oracle options the fixture was made with (fixtures/make.sh passes `args`).
+        let args = ((try? String(contentsOfFile: dir + "/args", encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
+        var i = 0
+        while i + 1 < args.count {
+            switch args[i] {
+            case "--sysctl": o.sysctls.append(args[i + 1])
+            case "--mode": o.mode = args[i + 1]
+            case "--rs-mac": o.rsMACs.append(args[i + 1])
+            case "--dip": o.dip = args[i + 1]
+            default: Issue.record("\(name)/args: option \(args[i]) is not replayed")
+            }
+            i += 2
+        }
         let (_, engine) = try Replay(o).run()
         let expected = dir + "/expected/"
         for f in ["decisions.tsv", "ipvsadm-L.txt", "ipvsadm-Lstats.txt", "ipvsadm-S.txt", "ipvsadm-timeout.txt"] {

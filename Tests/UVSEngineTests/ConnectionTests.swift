@@ -184,3 +184,75 @@ struct ConnectionTests {
         #expect(ConnectionTable.bytesPerEntry <= 128)
     }
 }
+
+struct ServiceLookupTests {
+    static let vip = "192.0.2.100"
+
+    /// Spec §1.1: a port-0 (persistent) service catches every port of its VIP; the
+    /// connection keeps the packet's port (spec §3.5 step 6).
+    @Test func portZeroService() throws {
+        let lab = try Lab("""
+            -A -t 192.0.2.100:0 -s rr -p
+            -a -t 192.0.2.100:0 -r 198.51.100.11 -w 1
+            """)
+        let (v, out) = lab.send(Frames.tcp("203.0.113.1", 40000, Self.vip, 8443, flags: 0x02))
+        #expect(v == .sent && Lab.server(out[0]) == 11)
+        #expect(out[0].bytes[36] == 0x20 && out[0].bytes[37] == 0xFB)        // still port 8443
+        let c = lab.listing { $0.connections = true }
+        #expect(c.contains("192.0.2.100:8443   198.51.100.11:8443"))
+        #expect(c.contains("TCP 06:00  NONE        203.0.113.1:0      192.0.2.100:0      198.51.100.11:0"))
+    }
+
+    /// Spec §1.1 step 3: with a port-21 service, TCP to port 20 or an unprivileged port of
+    /// the VIP finds it (passive FTP data).
+    @Test func ftpDataFindsPort21Service() throws {
+        let lab = try Lab("""
+            -A -t 192.0.2.100:21 -s rr -p
+            -a -t 192.0.2.100:21 -r 198.51.100.11 -w 1
+            """)
+        #expect(lab.send(Frames.tcp("203.0.113.1", 40000, Self.vip, 21, flags: 0x02)).0 == .sent)
+        #expect(lab.send(Frames.tcp("203.0.113.1", 40001, Self.vip, 50000, flags: 0x02)).0 == .sent)
+        #expect(lab.send(Frames.tcp("203.0.113.1", 40002, Self.vip, 443, flags: 0x02)).0 == .passed)
+    }
+
+    /// Spec §1.2: a deleted server still referenced stays in the trash; re-adding it
+    /// resurrects it with its counters.
+    @Test func trashResurrection() throws {
+        let lab = try Lab("""
+            -A -t 192.0.2.100:80 -s rr
+            -a -t 192.0.2.100:80 -r 198.51.100.11 -w 1
+            """)
+        lab.send(Frames.tcp("203.0.113.1", 40000, Self.vip, 80, flags: 0x02))
+        try Rules.apply(try CommandParser.parse(CommandParser.words("-d -t 192.0.2.100:80 -r 198.51.100.11")), to: &lab.engine)
+        #expect(!lab.listing().contains("198.51.100.11"))
+        try Rules.apply(try CommandParser.parse(CommandParser.words("-a -t 192.0.2.100:80 -r 198.51.100.11 -w 3")), to: &lab.engine)
+        #expect(lab.listing().contains("  -> 198.51.100.11:80             Route   3      1          0         \n"))
+        #expect(lab.listing { $0.format = .stats }.contains("  -> 198.51.100.11:80                    1        1        0       40        0"))
+    }
+
+    /// Spec §3.5 step 3: with expire_quiescent_template, a template whose server was
+    /// quiesced is not used; without it, persistence outlives the weight change.
+    @Test func quiescentTemplate() throws {
+        for expire in [false, true] {
+            let lab = try Lab("""
+                -A -t 192.0.2.100:80 -s rr -p 300
+                -a -t 192.0.2.100:80 -r 198.51.100.11 -w 1
+                -a -t 192.0.2.100:80 -r 198.51.100.12 -w 1
+                """, sysctls: expire ? ["expire_quiescent_template=1"] : [])
+            #expect(Lab.server(lab.send(Frames.tcp("203.0.113.1", 40000, Self.vip, 80, flags: 0x02)).1[0]) == 12)
+            try Rules.apply(try CommandParser.parse(CommandParser.words("-e -t 192.0.2.100:80 -r 198.51.100.12 -w 0")), to: &lab.engine)
+            let next = Lab.server(lab.send(Frames.tcp("203.0.113.1", 40001, Self.vip, 80, flags: 0x02)).1[0])
+            #expect(next == (expire ? 11 : 12))
+        }
+    }
+
+    /// Malformed frames are dropped and counted by reason; nothing traps.
+    @Test func malformedFramesCounted() throws {
+        let lab = try Lab("-A -t 192.0.2.100:80 -s rr\n-a -t 192.0.2.100:80 -r 198.51.100.11\n")
+        var f = Frames.tcp("203.0.113.1", 40000, Self.vip, 80, flags: 0x02)
+        f[17] = 0xFF                                   // total length beyond the frame
+        #expect(lab.send(f).0 == .dropped(.badIPv4Length))
+        #expect(lab.send(Array(f.prefix(20))).0 == .dropped(.truncatedIPv4))
+        #expect(lab.engine.dropCount(.badIPv4Length) == 1 && lab.engine.dropCount(.truncatedIPv4) == 1)
+    }
+}
