@@ -54,6 +54,12 @@ public struct Engine {
     var port0Services = 0
     var ftpServices = 0
     public internal(set) var dests = ContiguousArray<RealServer>()
+    /// Packet-marking rules for firewall-mark services (uvs marks packets itself).
+    public var marks: [MarkRule] = []
+    /// Addresses of (non-fwmark) services: the director's own, answered for by `toHost`.
+    var vips: Set<IPAddr> = []
+    /// Answer for the VIPs as the director's stack would (resets, port unreachables).
+    public var answersForVIPs = true
     /// Resolved next-hop MAC per destination (parallel to `dests`).
     var destMACs = ContiguousArray<MACAddr?>()
     public internal(set) var conns: ConnectionTable
@@ -122,6 +128,7 @@ public struct Engine {
         schedulers.append(makeScheduler(spec.scheduler, flags: spec.flags, nil))
         serviceIndex[spec.key] = idx
         if !spec.key.isFwmark && spec.key.port == 0 { port0Services += 1 }
+        if !spec.key.isFwmark { vips.insert(spec.key.addr) }
         if !spec.key.isFwmark && spec.key.port == 21 { ftpServices += 1 }
     }
 
@@ -160,6 +167,7 @@ public struct Engine {
         schedulers[i] = nil
         serviceIndex[key] = nil
         if !key.isFwmark && key.port == 0 { port0Services -= 1 }
+        vips = Set(services.filter { $0.live && !$0.key.isFwmark }.map(\.key.addr))
         if !key.isFwmark && key.port == 21 { ftpServices -= 1 }
     }
 

@@ -137,17 +137,13 @@ extension Engine {
             if proto == IPProto.tcp {
                 let f = pkt.tcpFlags
                 let mayStart = f & TCPFlag.rst == 0 && (f & TCPFlag.syn != 0 || sysctls.sloppyTCP)
-                guard mayStart else { passed &+= 1; return .passed }
+                guard mayStart else { return toHost(buf, pkt) }
             }
-            guard let svc = lookupService(proto: proto, addr: pkt.dst, port: pkt.dport) else {
-                passed &+= 1
-                return .passed
-            }
+            guard let svc = lookupService(pkt) else { return toHost(buf, pkt) }
             switch schedule(svc, &pkt) {
             case .connection(let c): ci = c
             case .pass:
-                passed &+= 1
-                return .passed
+                return toHost(buf, pkt)
             case .drop(let r):
                 count(r)
                 return .dropped(r)
@@ -192,6 +188,14 @@ extension Engine {
 
     /// Packet-path service lookup, first hit wins (spec §1.1; fwmark services come later).
 
+    func lookupService(_ pkt: ParsedPacket) -> Int32? {
+        if !marks.isEmpty {
+            let m = mark(pkt)
+            if m != 0, let s = serviceIndex[ServiceKey(fwmark: m, v6: pkt.isV6)] { return s }
+        }
+        return lookupService(proto: pkt.proto, addr: pkt.dst, port: pkt.dport)
+    }
+
     func lookupService(proto: UInt8, addr: IPAddr, port: UInt16) -> Int32? {
         if let s = serviceIndex[ServiceKey(proto: proto, addr: addr, port: port)] { return s }
         if proto == IPProto.tcp && ftpServices > 0 && (port == 20 || port >= 1024),
@@ -231,7 +235,8 @@ extension Engine {
         // The scheduler is moved out and back, so it can be mutated while the lists are lent.
         guard var sched = schedulers[Int(svc)].take() else { return nil }
         let req = SchedulingRequest(proto: pkt.proto, src: pkt.src, dst: pkt.dst, sport: pkt.sport,
-                                    dport: pkt.dport, now: now, random: (rng.next(), rng.next()))
+                                    dport: pkt.dport, now: now, random: (rng.next(), rng.next()),
+                                    serviceFlags: services[Int(svc)].flags)
         let r = DestinationList.with(order: services[Int(svc)].destinations, store: dests) { sched.select(req, $0) }
         schedulers[Int(svc)] = sched
         return r
@@ -386,10 +391,7 @@ extension Engine {
     /// No destination (spec §3.8): ICMP port unreachable to the client, packet dropped.
     mutating func noDestination(_ svc: Int32, _ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let s = services[Int(svc)]
-        if !s.key.isFwmark && s.key.port == 21 && pkt.dport != 21 {
-            passed &+= 1
-            return .passed
-        }
+        if !s.key.isFwmark && s.key.port == 21 && pkt.dport != 21 { return toHost(buf, pkt) }
         if pkt.isV6 {
             sendICMPError(buf, pkt, type: 1, code: 4, info: 0)
         } else {

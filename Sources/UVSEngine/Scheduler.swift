@@ -13,11 +13,22 @@ public struct SchedulingRequest {
     public var now: Nanos
     /// Two draws of the engine's injected random source (used by twos).
     public var random: (UInt64, UInt64)
+    /// The service's flags (sh/mh read their fallback and port flags here).
+    public var serviceFlags: UInt32
 
     public init(proto: UInt8, src: IPAddr, dst: IPAddr, sport: UInt16, dport: UInt16,
-                inverse: Bool = false, now: Nanos = 0, random: (UInt64, UInt64) = (0, 0)) {
+                inverse: Bool = false, now: Nanos = 0, random: (UInt64, UInt64) = (0, 0), serviceFlags: UInt32 = 0) {
         self.proto = proto; self.src = src; self.dst = dst; self.sport = sport; self.dport = dport
-        self.inverse = inverse; self.now = now; self.random = random
+        self.inverse = inverse; self.now = now; self.random = random; self.serviceFlags = serviceFlags
+    }
+
+    /// The address and port source-keyed schedulers hash (spec §2.13–2.15): the source, or
+    /// for an ICMP-embedded (inverse) header the destination; the port only with the
+    /// scheduler's port flag and a protocol with ports.
+    @inlinable public func sourceKey(usePort: Bool) -> (IPAddr, UInt16) {
+        let hasPorts = proto == 6 || proto == 17 || proto == 132
+        let port = usePort && hasPorts ? (inverse ? dport : sport) : 0
+        return (inverse ? dst : src, port)
     }
 }
 
@@ -56,7 +67,7 @@ public struct SchedulerSetup {
 
 /// An IPVS scheduler (spec §2): one file per algorithm, registered in `SchedulerRegistry`.
 /// Selections return a list position, or nil for "no destination available".
-public protocol Scheduler {
+public protocol Scheduler: Sendable {
     static var name: String { get }
     init(setup: SchedulerSetup, destinations: DestinationList)
     mutating func select(_ request: SchedulingRequest, _ destinations: DestinationList) -> Int?
@@ -74,8 +85,11 @@ extension Scheduler {
 
 /// Name → scheduler type. Adding a scheduler = one file plus one line here.
 public enum SchedulerRegistry {
-    nonisolated(unsafe) public static let all: [any Scheduler.Type] = [
+    public static let all: [any Scheduler.Type] = [
         RoundRobin.self, WeightedRoundRobin.self, LeastConnection.self, WeightedLeastConnection.self,
+        LocalityBasedLeastConnection.self, LocalityBasedLeastConnectionReplication.self,
+        DestinationHashing.self, SourceHashing.self, MaglevHashing.self, ShortestExpectedDelay.self,
+        NeverQueue.self, WeightedFailover.self, WeightedOverflow.self, PowerOfTwoChoices.self,
     ]
 
     public static func type(named name: String) -> (any Scheduler.Type)? {
@@ -86,4 +100,9 @@ public enum SchedulerRegistry {
         guard let t = type(named: name) else { return nil }
         return t.init(setup: setup, destinations: destinations)
     }
+}
+
+/// hash_32 of include/linux/hash.h: the top `bits` bits of x * GOLDEN_RATIO_32.
+@inlinable public func hash32(_ x: UInt32, bits: Int) -> UInt32 {
+    (x &* 0x61C8_8647) >> UInt32(32 - bits)
 }

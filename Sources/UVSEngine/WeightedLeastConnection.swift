@@ -5,6 +5,11 @@ public struct WeightedLeastConnection: Scheduler {
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
+        Self.pick(list)
+    }
+
+    /// The wlc choice (also lblc's and lblcr's fallback).
+    public static func pick(_ list: DestinationList) -> Int? {
         var first = -1
         for i in 0..<list.count where list[i].eligible {
             first = i

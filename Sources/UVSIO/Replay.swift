@@ -18,6 +18,8 @@ public struct Replay {
         public var dip: String? = nil
         public var dirMAC: String? = nil
         public var mode: String? = nil
+        /// iptables mangle MARK rules for fwmark services.
+        public var marksPath: String? = nil
         /// Write decisions.tsv (costs a per-packet flow lookup).
         public var decisions = true
         public init(rulesPath: String, inputPath: String, outDir: String) {
@@ -105,6 +107,10 @@ public struct Replay {
             topo.neighbours[a] = m
         }
         var engine = Engine(topology: topo, sysctls: sysctls)
+        if let m = o.marksPath {
+            guard let text = readFile(m) else { throw Failure("\(m): cannot read the marks file") }
+            do { engine.marks = try MarksFile.parse(text, file: m) } catch { throw Failure(error.description) }
+        }
         for (line, c) in commands {
             do { try Rules.apply(c, to: &engine) } catch {
                 throw Failure("\(o.rulesPath):\(line): \(error.description)")

@@ -36,6 +36,8 @@ struct ReplayCommand: ParsableCommand {
     var dirMAC: String?
     @Option(name: .long, help: "Force this forwarding method on every real server: dr, nat or tun.")
     var mode: String?
+    @Option(name: .long, help: "iptables mangle MARK rules (-A PREROUTING -t mangle ... -j MARK --set-mark N) for -f services.")
+    var marks: String?
     @Argument(help: "Rules file (ipvsadm -R format).") var rules: String
     @Argument(help: "Input capture (pcap or pcapng).") var input: String
     @Argument(help: "Output directory.") var outdir: String
@@ -54,6 +56,7 @@ struct ReplayCommand: ParsableCommand {
         o.dip = dip
         o.dirMAC = dirMAC
         o.mode = mode
+        o.marksPath = marks
         do {
             let (s, _) = try Replay(o).run()
             print("replayed \(s.inputFrames) input and \(s.replyFrames) reply frames: \(s.toServers) to real servers, \(s.toClients) to clients")

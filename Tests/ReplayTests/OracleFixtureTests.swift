@@ -29,6 +29,7 @@ struct OracleFixtureTests {
         defer { try? FileManager.default.removeItem(atPath: out) }
         var o = Replay.Options(rulesPath: dir + "/rules.txt", inputPath: dir + "/input.pcap", outDir: out)
         if FileManager.default.fileExists(atPath: dir + "/replies.pcap") { o.repliesPath = dir + "/replies.pcap" }
+        if FileManager.default.fileExists(atPath: dir + "/marks.txt") { o.marksPath = dir + "/marks.txt" }
         // The oracle options the fixture was made with (fixtures/make.sh passes `args`).
         let args = ((try? String(contentsOfFile: dir + "/args", encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
         var i = 0

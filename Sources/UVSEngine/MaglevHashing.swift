@@ -1,0 +1,123 @@
+import UVSPacket
+
+/// mh (spec §2.14): Maglev consistent hashing. Each destination gets a permutation of the
+/// prime-sized table (offset, skip from hsiphash of its address + port); slots are filled
+/// round-robin, `turns` claims per visit from last_weight. Lookups hash the source
+/// address (+ port with mh-port); mh-fallback probes on. Rebuilt on add, delete, edit.
+public struct MaglevHashing: Scheduler {
+    public static let name = "mh"
+    /// Table sizes by CONFIG_IP_VS_MH_TAB_INDEX − 8.
+    public static let primes = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071]
+    public static let defaultIndex = 12
+    public static let key1: (UInt64, UInt64) = (2_654_435_761, 2_654_435_761)
+    public static let key2: (UInt64, UInt64) = (2_654_446_892, 2_654_446_892)
+
+    public let size: Int
+    let tabBits: Int
+    /// List position per slot, -1 when empty.
+    public private(set) var lookup: [Int32]
+
+    public init(setup: SchedulerSetup, destinations: DestinationList) {
+        self.init(tableIndex: MaglevHashing.defaultIndex, destinations: destinations)
+    }
+
+    public init(tableIndex: Int, destinations: DestinationList) {
+        size = Self.primes[tableIndex - 8]
+        tabBits = tableIndex / 2
+        lookup = [Int32](repeating: -1, count: size)
+        rebuild(destinations)
+    }
+
+    public static func permutation(_ addr: IPAddr, port: UInt16, size: Int) -> (offset: Int, skip: Int) {
+        let v = UInt32(port) &+ addr.fold
+        return (Int(HalfSipHash.hash(v, key: key1)) % size, Int(HalfSipHash.hash(v, key: key2)) % (size - 1) + 1)
+    }
+
+    /// The Maglev fill: destinations in order, each claiming `turns` slots per round at the
+    /// next free position of its permutation, until every slot is owned.
+    public static func populate(offsets: [Int], skips: [Int], turns: [Int], size: Int) -> [Int32] {
+        var table = [Int32](repeating: -1, count: size)
+        guard turns.contains(where: { $0 > 0 }) else { return table }
+        var perm = offsets
+        var n = 0
+        while n < size {
+            var d = 0
+            var claimed = 0
+            while d < offsets.count {
+                if turns[d] < 1 { d += 1; continue }
+                var c = perm[d]
+                while table[c] >= 0 {
+                    perm[d] += skips[d]
+                    if perm[d] >= size { perm[d] -= size }
+                    c = perm[d]
+                }
+                table[c] = Int32(d)
+                n += 1
+                if n == size { return table }
+                claimed += 1
+                if claimed >= turns[d] { claimed = 0; d += 1 }
+            }
+        }
+        return table
+    }
+
+    static func fls(_ x: Int) -> Int { x <= 0 ? 0 : Int.bitWidth - x.leadingZeroBitCount }
+
+    mutating func rebuild(_ list: DestinationList) {
+        guard list.count > 0, list.count <= size else {
+            lookup = [Int32](repeating: -1, count: size)
+            return
+        }
+        var g = 0, maxW = 0
+        for i in 0..<list.count {
+            let w = Int(list[i].lastWeight)
+            if w > 0 { g = g > 0 ? Self.gcd(w, g) : w }
+            maxW = max(maxW, w)
+        }
+        guard g > 0 else {
+            lookup = [Int32](repeating: -1, count: size)
+            return
+        }
+        let rshift = max(Self.fls(maxW / g) - tabBits, 0)
+        var offsets: [Int] = [], skips: [Int] = [], turns: [Int] = []
+        for i in 0..<list.count {
+            let d = list[i]
+            let (o, s) = Self.permutation(d.addr, port: d.port, size: size)
+            offsets.append(o); skips.append(s)
+            let lw = Int(d.lastWeight)
+            let t = (lw / g) >> rshift
+            turns.append(t != 0 ? t : (lw != 0 ? 1 : 0))
+        }
+        lookup = Self.populate(offsets: offsets, skips: skips, turns: turns, size: size)
+    }
+
+    static func gcd(_ a: Int, _ b: Int) -> Int {
+        var a = a, b = b
+        while b != 0 { (a, b) = (b, a % b) }
+        return a
+    }
+
+    public mutating func added(at position: Int, _ list: DestinationList) { rebuild(list) }
+    public mutating func removed(at position: Int, _ list: DestinationList) { rebuild(list) }
+    public mutating func edited(at position: Int, _ list: DestinationList) { rebuild(list) }
+
+    public func slot(_ addr: IPAddr, port: UInt16, offset: Int = 0) -> Int {
+        Int(HalfSipHash.hash(UInt32(truncatingIfNeeded: offset) &+ UInt32(port) &+ addr.fold, key: Self.key1)) % size
+    }
+
+    public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
+        let (addr, port) = request.sourceKey(usePort: request.serviceFlags & ServiceFlags.sched2 != 0)
+        func usable(_ pos: Int32) -> Bool { list[Int(pos)].weight > 0 && !list[Int(pos)].overloaded }
+        let primary = slot(addr, port: port)
+        let p = lookup[primary]
+        guard p >= 0 else { return nil }
+        if usable(p) { return Int(p) }
+        guard request.serviceFlags & ServiceFlags.sched1 != 0 else { return nil }
+        for k in 0..<size {
+            let q = lookup[slot(addr, port: port, offset: (k + primary) % size)]
+            if q < 0 { break }
+            if usable(q) { return Int(q) }
+        }
+        return nil
+    }
+}
