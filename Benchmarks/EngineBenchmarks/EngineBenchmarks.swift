@@ -158,31 +158,60 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    for (name, servers) in [("wrr", 32), ("wlc", 32), ("wrr", 256), ("wlc", 256)] {
-        Benchmark("Scheduler: \(name) decision, \(servers) servers",
-                  configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .mega)) { benchmark in
+    // Decisions of every scheduler at 4, 32 and 256 servers (varied weights and loads,
+    // one quiesced server; the key varies per decision for the hashing schedulers).
+    for name in SchedulerRegistry.all.map({ $0.name }) {
+        for servers in [4, 32, 256] {
+            Benchmark("Scheduler: \(name) decision, \(servers) servers",
+                      configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .mega,
+                                           maxDuration: .seconds(2), maxIterations: 5)) { benchmark in
+                var store = ContiguousArray<RealServer>()
+                for i in 0..<servers {
+                    var rs = RealServer(addr: IPAddr(v4: 0x0A00_0000 + UInt32(i)), port: 80, method: .directRoute,
+                                        weight: i == 1 ? 0 : Int32(1 + i % 7), service: 0)
+                    rs.activeConns = Int32(i * 37 % 101)
+                    rs.inactiveConns = Int32(i * 53 % 211)
+                    store.append(rs)
+                }
+                let order: [Int32] = (0..<Int32(servers)).reversed()
+                let setup = SchedulerSetup(serviceFlags: 0, sysctls: Sysctls())
+                var sched = DestinationList.with(order: [], store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
+                for i in 0..<servers {
+                    DestinationList.with(order: Array(order.suffix(i + 1)), store: store) { sched.added(at: 0, $0) }
+                }
+                var req = SchedulingRequest(proto: 6, src: IPAddr(v4: 0xCB00_7101), dst: IPAddr(v4: 0xC000_0264), sport: 40000, dport: 80)
+                DestinationList.with(order: order, store: store) { list in
+                    var n: UInt32 = 0
+                    benchmark.startMeasurement()
+                    for _ in benchmark.scaledIterations {
+                        n &+= 0x9E37_79B9
+                        req.src = IPAddr(v4: n)
+                        req.dst = IPAddr(v4: n & 0xFFF)   // lblc/lblcr/dh: 4096 destination addresses
+                        req.random = (UInt64(n), UInt64(n >> 3))
+                        blackHole(sched.select(req, list))
+                    }
+                }
+            }
+        }
+    }
+
+    for size in [4093, 65521] {
+        Benchmark("Scheduler: mh table build, M = \(size), 100 servers",
+                  configuration: .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one,
+                                       maxDuration: .seconds(3), maxIterations: 50)) { benchmark in
             var store = ContiguousArray<RealServer>()
-            for i in 0..<servers {
-                var rs = RealServer(addr: IPAddr(v4: 0x0A00_0000 + UInt32(i)), port: 80, method: .directRoute,
-                                    weight: Int32(1 + i % 7), service: 0)
-                rs.activeConns = Int32(i * 37 % 101)
-                rs.inactiveConns = Int32(i * 53 % 211)
-                store.append(rs)
+            for i in 0..<100 {
+                store.append(RealServer(addr: IPAddr(v4: 0x0A00_0000 + UInt32(i)), port: 80, method: .directRoute,
+                                        weight: Int32(1 + i % 3), service: 0))
             }
-            let order: [Int32] = (0..<Int32(servers)).reversed()
-            let setup = SchedulerSetup(serviceFlags: 0, sysctls: Sysctls())
-            var sched = DestinationList.with(order: [], store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
-            for i in 0..<servers {
-                DestinationList.with(order: Array(order.suffix(i + 1)), store: store) { sched.added(at: 0, $0) }
-            }
-            let req = SchedulingRequest(proto: 6, src: IPAddr(v4: 0xCB00_7101), dst: IPAddr(v4: 0xC000_0264), sport: 40000, dport: 80)
+            let order: [Int32] = (0..<100).reversed()
+            let index = MaglevHashing.primes.firstIndex(of: size)! + 8
             DestinationList.with(order: order, store: store) { list in
                 benchmark.startMeasurement()
                 for _ in benchmark.scaledIterations {
-                    blackHole(sched.select(req, list))
+                    blackHole(MaglevHashing(tableIndex: index, destinations: list))
                 }
             }
-            benchmark.stopMeasurement()
         }
     }
 }

@@ -7,9 +7,8 @@ public struct LeastConnection: Scheduler {
         var best = -1
         var bestLoad: Int64 = 0
         for i in 0..<list.count {
-            let d = list[i]
-            guard d.eligible else { continue }
-            let load = d.overhead
+            guard list.eligible(i) else { continue }
+            let load = list.overhead(i)
             if best < 0 || load < bestLoad { best = i; bestLoad = load }
         }
         return best < 0 ? nil : best

@@ -39,23 +39,33 @@ public struct MaglevHashing: Scheduler {
         var table = [Int32](repeating: -1, count: size)
         guard turns.contains(where: { $0 > 0 }) else { return table }
         var perm = offsets
-        var n = 0
-        while n < size {
-            var d = 0
-            var claimed = 0
-            while d < offsets.count {
-                if turns[d] < 1 { d += 1; continue }
-                var c = perm[d]
-                while table[c] >= 0 {
-                    perm[d] += skips[d]
-                    if perm[d] >= size { perm[d] -= size }
-                    c = perm[d]
+        let count = offsets.count
+        table.withUnsafeMutableBufferPointer { t in
+            perm.withUnsafeMutableBufferPointer { perm in
+                skips.withUnsafeBufferPointer { skips in
+                    turns.withUnsafeBufferPointer { turns in
+                        var n = 0
+                        while n < size {
+                            var d = 0
+                            var claimed = 0
+                            while d < count {
+                                if turns[d] < 1 { d += 1; continue }
+                                var c = perm[d]
+                                let skip = skips[d]
+                                while t[c] >= 0 {
+                                    c += skip
+                                    if c >= size { c -= size }
+                                }
+                                perm[d] = c
+                                t[c] = Int32(d)
+                                n += 1
+                                if n == size { return }
+                                claimed += 1
+                                if claimed >= turns[d] { claimed = 0; d += 1 }
+                            }
+                        }
+                    }
                 }
-                table[c] = Int32(d)
-                n += 1
-                if n == size { return table }
-                claimed += 1
-                if claimed >= turns[d] { claimed = 0; d += 1 }
             }
         }
         return table
@@ -107,7 +117,7 @@ public struct MaglevHashing: Scheduler {
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
         let (addr, port) = request.sourceKey(usePort: request.serviceFlags & ServiceFlags.sched2 != 0)
-        func usable(_ pos: Int32) -> Bool { list[Int(pos)].weight > 0 && !list[Int(pos)].overloaded }
+        func usable(_ pos: Int32) -> Bool { list.eligible(Int(pos)) }
         let primary = slot(addr, port: port)
         let p = lookup[primary]
         guard p >= 0 else { return nil }

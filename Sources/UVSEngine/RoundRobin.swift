@@ -13,7 +13,7 @@ public struct RoundRobin: Scheduler {
         var pos = start
         for _ in 0..<n {
             pos = pos + 1 >= n ? 0 : pos + 1
-            if list[pos].eligible {
+            if list.eligible(pos) {
                 cursor = pos
                 return pos
             }

@@ -54,6 +54,17 @@ public struct DestinationList {
 
     @inlinable public var count: Int { order.count }
     @inlinable public subscript(position: Int) -> RealServer { store[Int(order[position])] }
+
+    // Field reads without copying the whole destination (schedulers' inner loops).
+    @inlinable func server(_ p: Int) -> UnsafePointer<RealServer> { store.baseAddress! + Int(order[p]) }
+    @inlinable public func weight(_ p: Int) -> Int32 { server(p).pointee.weight }
+    @inlinable public func activeConns(_ p: Int) -> Int32 { server(p).pointee.activeConns }
+    @inlinable public func overloaded(_ p: Int) -> Bool { server(p).pointee.overloaded }
+    @inlinable public func eligible(_ p: Int) -> Bool { let s = server(p); return s.pointee.weight > 0 && !s.pointee.overloaded }
+    @inlinable public func overhead(_ p: Int) -> Int64 {
+        let s = server(p)
+        return Int64(s.pointee.activeConns) << 8 + Int64(s.pointee.inactiveConns)
+    }
     /// The destination index (engine-wide) at a list position.
     @inlinable public func id(_ position: Int) -> Int32 { order[position] }
 }

@@ -8,11 +8,10 @@ public struct ShortestExpectedDelay: Scheduler {
         var best = -1
         var bestLoad: Int64 = 0, bestWeight: Int64 = 0
         for i in 0..<list.count {
-            let d = list[i]
-            guard d.eligible else { continue }
-            let load = Int64(d.activeConns) + 1
-            if best < 0 || bestLoad * Int64(d.weight) > load * bestWeight {
-                best = i; bestLoad = load; bestWeight = Int64(d.weight)
+            guard list.eligible(i) else { continue }
+            let load = Int64(list.activeConns(i)) + 1
+            if best < 0 || bestLoad * Int64(list.weight(i)) > load * bestWeight {
+                best = i; bestLoad = load; bestWeight = Int64(list.weight(i))
             }
         }
         return best < 0 ? nil : best

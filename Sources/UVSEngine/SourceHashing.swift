@@ -39,7 +39,7 @@ public struct SourceHashing: Scheduler {
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
         let (addr, port) = request.sourceKey(usePort: request.serviceFlags & ServiceFlags.sched2 != 0)
-        func usable(_ pos: Int32) -> Bool { list[Int(pos)].weight > 0 && !list[Int(pos)].overloaded }
+        func usable(_ pos: Int32) -> Bool { list.eligible(Int(pos)) }
         let primary = Self.bucket(addr, port: port)
         let p = buckets[primary]
         guard p >= 0 else { return nil }

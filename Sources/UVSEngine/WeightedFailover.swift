@@ -8,8 +8,8 @@ public struct WeightedFailover: Scheduler {
         var best = -1
         var bestWeight: Int32 = 0
         for i in 0..<list.count {
-            let d = list[i]
-            if !d.overloaded && d.weight > bestWeight { best = i; bestWeight = d.weight }
+            let w = list.weight(i)
+            if !list.overloaded(i) && w > bestWeight { best = i; bestWeight = w }
         }
         return best < 0 ? nil : best
     }

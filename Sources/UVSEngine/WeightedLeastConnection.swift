@@ -11,21 +11,21 @@ public struct WeightedLeastConnection: Scheduler {
     /// The wlc choice (also lblc's and lblcr's fallback).
     public static func pick(_ list: DestinationList) -> Int? {
         var first = -1
-        for i in 0..<list.count where list[i].eligible {
+        for i in 0..<list.count where list.eligible(i) {
             first = i
             break
         }
         guard first >= 0 else { return nil }
         var best = first
-        var bestLoad = list[first].overhead
-        var bestWeight = Int64(list[first].weight)
+        var bestLoad = list.overhead(first)
+        var bestWeight = Int64(list.weight(first))
         var i = first + 1
         while i < list.count {
-            let d = list[i]
-            if !d.overloaded {
-                let load = d.overhead
-                if bestLoad * Int64(d.weight) > load * bestWeight {
-                    best = i; bestLoad = load; bestWeight = Int64(d.weight)
+            if !list.overloaded(i) {
+                let load = list.overhead(i)
+                let w = Int64(list.weight(i))
+                if bestLoad * w > load * bestWeight {
+                    best = i; bestLoad = load; bestWeight = w
                 }
             }
             i += 1

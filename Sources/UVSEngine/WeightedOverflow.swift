@@ -8,9 +8,9 @@ public struct WeightedOverflow: Scheduler {
         var best = -1
         var bestWeight: Int32 = 0
         for i in 0..<list.count {
-            let d = list[i]
-            guard !d.overloaded, d.weight > 0, d.activeConns <= d.weight else { continue }
-            if d.weight > bestWeight { best = i; bestWeight = d.weight }
+            let w = list.weight(i)
+            guard !list.overloaded(i), w > 0, list.activeConns(i) <= w else { continue }
+            if w > bestWeight { best = i; bestWeight = w }
         }
         return best < 0 ? nil : best
     }

@@ -52,8 +52,7 @@ public struct WeightedRoundRobin: Scheduler {
         while true {
             pos += 1
             while pos < n {
-                let d = list[pos]
-                if !d.overloaded && d.weight >= cw {
+                if !list.overloaded(pos) && list.weight(pos) >= cw {
                     cursor = pos
                     return pos
                 }
