@@ -26,27 +26,28 @@ public enum TunnelChecksum: UInt8, Sendable {
 
 /// A real server (kernel: ip_vs_dest) of one virtual service.
 public struct RealServer: Sendable {
-    public var addr: IPAddr
-    public var port: UInt16
-    public var method: ForwardMethod
+    // What schedulers read, together at the start (one cache line).
     public var weight: Int32
-    /// The latest non-zero weight (used by mh).
-    public var lastWeight: Int32
-    public var upperThreshold: UInt32 = 0
-    public var lowerThreshold: UInt32 = 0
-    public var tunnelType = TunnelType.ipip
-    public var tunnelPort: UInt16 = 0
-    public var tunnelChecksum = TunnelChecksum.none
     public var activeConns: Int32 = 0
     public var inactiveConns: Int32 = 0
     public var persistConns: Int32 = 0
+    /// The latest non-zero weight (used by mh).
+    public var lastWeight: Int32
     public var available = true
     public var overloaded = false
+    public var method: ForwardMethod
+    public var port: UInt16
+    public var addr: IPAddr
+    public var upperThreshold: UInt32 = 0
+    public var lowerThreshold: UInt32 = 0
+    public var tunnelType = TunnelType.ipip
+    public var tunnelChecksum = TunnelChecksum.none
+    public var tunnelPort: UInt16 = 0
     /// Index of the owning service.
     public var service: Int32
-    public var counters = Counters()
     /// When it went to the trash (deleted while still referenced), else nil.
     public var trashedAt: Nanos? = nil
+    public var counters = Counters()
 
     public init(addr: IPAddr, port: UInt16, method: ForwardMethod, weight: Int32, service: Int32) {
         self.addr = addr; self.port = port; self.method = method; self.weight = weight
