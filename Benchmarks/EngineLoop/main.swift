@@ -66,5 +66,28 @@ func run(mode: String, n: Int) {
     print("\(mode): \(n) packets, \(perPacket) ns/packet, \(mpps) Mpps, frames out \(sink.frames), connections \(engine.conns.count)")
 }
 
+/// `EngineLoop mh N`: builds the Maglev table (M = 65521, 100 servers) N times.
+func buildMaglev(_ n: Int) {
+    var store = ContiguousArray<RealServer>()
+    for i in 0..<100 {
+        store.append(RealServer(addr: IPAddr(v4: 0x0A00_0000 + UInt32(i)), port: 80, method: .directRoute,
+                                weight: Int32(1 + i % 3), service: 0))
+    }
+    let order: [Int32] = (0..<100).reversed()
+    var start = timespec(), end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    var owners = 0
+    DestinationList.with(order: order, store: store) { list in
+        for _ in 0..<n { owners &+= Int(MaglevHashing(tableIndex: 16, destinations: list).lookup[7]) }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let ms = (Double(end.tv_sec - start.tv_sec) * 1e3 + Double(end.tv_nsec - start.tv_nsec) / 1e6) / Double(n)
+    print("mh build M=65521, 100 servers: \((ms * 1000).rounded() / 1000) ms (\(owners))")
+}
+
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "mh" {
+    buildMaglev(CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 50)
+} else {
 run(mode: CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "existing",
     n: CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10_000_000)
+}

@@ -39,7 +39,7 @@ public enum Help {
 
         Options:
           --ipv6         -6                   fwmark entry uses IPv6
-          --scheduler    -s scheduler         one of rr|wrr|lc|wlc,
+          --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh|twos,
                                               the default scheduler is wlc.
           --pe            engine              alternate persistence engine may be sip,
                                               not set by default.

@@ -18,7 +18,7 @@ public struct MaglevHashing: Scheduler {
     public private(set) var lookup: [Int32]
 
     public init(setup: SchedulerSetup, destinations: DestinationList) {
-        self.init(tableIndex: MaglevHashing.defaultIndex, destinations: destinations)
+        self.init(tableIndex: setup.sysctls.mhTableIndex, destinations: destinations)
     }
 
     public init(tableIndex: Int, destinations: DestinationList) {

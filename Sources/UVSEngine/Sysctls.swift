@@ -13,6 +13,9 @@ public struct Sysctls: Sendable, Equatable {
     public var lblcExpiration = 86400
     public var lblcrExpiration = 86400
     public var ignoreTunneled = false
+    /// Maglev table size index (the kernel's CONFIG_IP_VS_MH_TAB_INDEX, 8...17: 251 ... 131071
+    /// slots; 12 = 4093). A uvs setting: the kernel fixes it at build time.
+    public var mhTableIndex = 12
 
     public init() {}
 
@@ -21,7 +24,7 @@ public struct Sysctls: Sendable, Equatable {
     public static let keys = [
         "expire_nodest_conn", "expire_quiescent_template", "conn_reuse_mode", "sloppy_tcp",
         "schedule_icmp", "secure_tcp", "pmtu_disc", "nat_icmp_send", "cache_bypass",
-        "snat_reroute", "lblc_expiration", "lblcr_expiration", "ignore_tunneled",
+        "snat_reroute", "lblc_expiration", "lblcr_expiration", "ignore_tunneled", "mh_tab_index",
     ]
 
     public enum SetError: Error, Equatable, CustomStringConvertible {
@@ -64,6 +67,9 @@ public struct Sysctls: Sendable, Equatable {
         case "lblc_expiration": lblcExpiration = n
         case "lblcr_expiration": lblcrExpiration = n
         case "ignore_tunneled": ignoreTunneled = try flag()
+        case "mh_tab_index":
+            guard n >= 8, n <= 17 else { throw .badValue(key, value) }
+            mhTableIndex = n
         default: throw .unknownKey(key)
         }
     }
@@ -83,6 +89,7 @@ public struct Sysctls: Sendable, Equatable {
         case "lblc_expiration": lblcExpiration
         case "lblcr_expiration": lblcrExpiration
         case "ignore_tunneled": ignoreTunneled ? 1 : 0
+        case "mh_tab_index": mhTableIndex
         default: nil
         }
     }

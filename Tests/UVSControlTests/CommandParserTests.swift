@@ -150,3 +150,36 @@ struct RulesAndListingTests {
         #expect(order == ["172.16.0.1:80", "192.168.0.1:80", "10.0.0.1:80"])
     }
 }
+
+/// The iptables mangle rules uvs applies itself for fwmark services.
+struct MarksFileTests {
+    @Test func rulesUsersHave() throws {
+        let text = """
+            # from the seeds' "Multi-port Services"
+            iptables -A PREROUTING -t mangle -p tcp -d 192.0.2.100/32 --dport 80 -j MARK --set-mark 80
+            -A PREROUTING -t mangle -p tcp -s 10.0.0.0/8 -d 192.0.2.100 -m multiport --dports 443,8000:8099 -j MARK --set-mark 0x1bb
+            -A PREROUTING -t mangle -p udp --sport 1024: -j MARK --set-mark 7
+            """
+        let r = try MarksFile.parse(text, file: "marks")
+        #expect(r.count == 3)
+        #expect(r[0].proto == 6 && r[0].destination!.1 == 32 && r[0].destinationPorts == [80...80] && r[0].mark == 80)
+        #expect(r[1].source!.0 == IPAddr("10.0.0.0")! && r[1].source!.1 == 8 && r[1].destinationPorts == [443...443, 8000...8099])
+        #expect(r[1].mark == 443 && r[2].sourcePorts == [1024...65535] && r[2].proto == 17)
+        let vip = IPAddr("192.0.2.100")!
+        #expect(r[1].matches(proto: 6, src: IPAddr("10.9.8.7")!, dst: vip, sport: 5000, dport: 8042, hasPorts: true))
+        #expect(!r[1].matches(proto: 6, src: IPAddr("11.9.8.7")!, dst: vip, sport: 5000, dport: 8042, hasPorts: true))
+        #expect(!r[1].matches(proto: 6, src: IPAddr("10.9.8.7")!, dst: vip, sport: 5000, dport: 8100, hasPorts: true))
+    }
+
+    @Test func unsupportedSyntaxNamesTheToken() {
+        func message(_ line: String) -> String? {
+            do { _ = try MarksFile.parse(line, file: "m"); return nil } catch { return error.description }
+        }
+        #expect(message("-A PREROUTING -t mangle ! -s 10.0.0.1 -j MARK --set-mark 1") == "m:1: unsupported iptables syntax '!'")
+        #expect(message("-A PREROUTING -t mangle -p tcp -j ACCEPT") == "m:1: unsupported target 'ACCEPT' (only MARK)")
+        #expect(message("-A INPUT -t mangle -j MARK --set-mark 1") == "m:1: unsupported chain 'INPUT' (uvs marks in PREROUTING)")
+        #expect(message("-A PREROUTING -t mangle -m state --state NEW -j MARK --set-mark 1") == "m:1: unsupported match 'state'")
+        #expect(message("\n-A PREROUTING -t filter -j MARK --set-mark 1") == "m:2: unsupported table 'filter' (only mangle)")
+        #expect(message("-A PREROUTING -t mangle -p tcp --dport 90:80 -j MARK --set-mark 1") == "m:1: bad port or range '90:80'")
+    }
+}
