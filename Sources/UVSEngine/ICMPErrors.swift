@@ -105,6 +105,14 @@ extension Engine {
         return pkt.isV6 ? type < 128 : (type == 3 || type == 4 || type == 11)
     }
 
+    /// The TCP/UDP packet an ICMP error quotes, if it quotes one with its ports.
+    func quotedTransport(_ p: UnsafeMutableRawPointer, _ pkt: ParsedPacket) -> ParsedPacket? {
+        var inner = ParsedPacket()
+        guard PacketParser.parseEmbedded(p, pkt.l4 + 8, pkt.l3 + pkt.ipLen, v6: pkt.isV6, &inner),
+              inner.proto == IPProto.tcp || inner.proto == IPProto.udp, inner.hasPorts else { return nil }
+        return inner
+    }
+
     func icmpChecksumValid(_ p: UnsafeMutableRawPointer, _ pkt: ParsedPacket) -> Bool {
         let initial: UInt32 = pkt.isV6
             ? Checksum.pseudo(src: pkt.src, dst: pkt.dst, proto: IPProto.icmpv6, length: pkt.l4Len) : 0
@@ -119,13 +127,7 @@ extension Engine {
             count(.fragmentedICMPv6)
             return .dropped(.fragmentedICMPv6)
         }
-        let end = pkt.l3 + pkt.ipLen
-        var inner = ParsedPacket()
-        guard PacketParser.parseEmbedded(p, pkt.l4 + 8, end, v6: pkt.isV6, &inner),
-              inner.proto == IPProto.tcp || inner.proto == IPProto.udp, inner.hasPorts else {
-            passed &+= 1
-            return .passed
-        }
+        guard let inner = quotedTransport(p, pkt) else { passed &+= 1; return .passed }
         // The quoted packet went VIP → client: look the connection up inverted.
         let ci = conns.lookupIn(proto: inner.proto, caddr: inner.dst, cport: inner.dport, vaddr: inner.src, vport: inner.sport)
         guard ci >= 0 else { passed &+= 1; return .passed }
@@ -160,14 +162,7 @@ extension Engine {
     /// ICMP errors from real servers about a connection (ip_vs_out_icmp).
     mutating func replyICMP(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let p = buf.frame
-        guard isRelatedError(p, pkt) else { passed &+= 1; return .passed }
-        let end = pkt.l3 + pkt.ipLen
-        var inner = ParsedPacket()
-        guard PacketParser.parseEmbedded(p, pkt.l4 + 8, end, v6: pkt.isV6, &inner),
-              inner.proto == IPProto.tcp || inner.proto == IPProto.udp, inner.hasPorts else {
-            passed &+= 1
-            return .passed
-        }
+        guard isRelatedError(p, pkt), let inner = quotedTransport(p, pkt) else { passed &+= 1; return .passed }
         // The quoted packet went client → real server.
         let ci = conns.lookupOut(proto: inner.proto, saddr: inner.dst, sport: inner.dport, caddr: inner.src, cport: inner.sport)
         guard ci >= 0 else { passed &+= 1; return .passed }

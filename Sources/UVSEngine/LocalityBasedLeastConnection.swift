@@ -24,9 +24,7 @@ public struct LocalityBasedLeastConnection: Scheduler {
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
         let now = request.now
-        var collector = gc
-        collector.run(until: now, entries: table.count, collect: { full, t, goal in collect(full: full, at: t, goal: goal) })
-        gc = collector
+        gc.run(until: now, table: &table, expiration: expiration) { $0.lastUse }
         let key = request.inverse ? request.src : request.dst
         if var e = table[key] {
             e.lastUse = now
@@ -50,18 +48,6 @@ public struct LocalityBasedLeastConnection: Scheduler {
         for i in 0..<list.count where Int64(list[i].activeConns) * 2 < Int64(list[i].weight) { return true }
         return false
     }
-
-    mutating func collect(full: Bool, at t: Nanos, goal: Int) {
-        if full {
-            table = table.filter { t < $0.value.lastUse + expiration }
-        } else {
-            var left = goal
-            for (k, e) in table where left > 0 && t >= e.lastUse + Time.seconds(360) {
-                table[k] = nil
-                left -= 1
-            }
-        }
-    }
 }
 
 /// The lblc/lblcr garbage-collection timer (every 60 s; a full check every 30th run, or a
@@ -70,30 +56,34 @@ struct CacheCollector: Sendable {
     var counter = 1
     var nextRun: Nanos? = nil
 
-    mutating func run(until now: Nanos, entries: Int, collect: (_ full: Bool, _ at: Nanos, _ goal: Int) -> Void) {
+    mutating func run<V>(until now: Nanos, table: inout [IPAddr: V], expiration: Nanos, lastUse: (V) -> Nanos) {
         guard let first = nextRun else {
             nextRun = now + LocalityBasedLeastConnection.period
             return
         }
+        let period = LocalityBasedLeastConnection.period, maxSize = LocalityBasedLeastConnection.maxSize
         var t = first
-        var n = entries
         while t <= now {
             if counter % 30 == 0 {
-                collect(true, t, 0)
+                // Full check: everything unused for the expiration time goes.
+                let at = t
+                table = table.filter { at < lastUse($0.value) + expiration }
                 counter = 1
-            } else if n <= LocalityBasedLeastConnection.maxSize {
+            } else if table.count <= maxSize {
                 // Nothing happens but the count: jump to the run before the next full check.
-                let runsToFull = 30 - counter % 30
-                let skip = min(runsToFull, Int((now - t) / LocalityBasedLeastConnection.period) + 1)
+                let skip = min(30 - counter % 30, Int((now - t) / period) + 1)
                 counter += skip
-                t += Nanos(skip) * LocalityBasedLeastConnection.period
+                t += Nanos(skip) * period
                 continue
             } else {
-                let maxSize = LocalityBasedLeastConnection.maxSize
-                collect(false, t, min((n - maxSize) * 4 / 3, maxSize / 2))
-                n = maxSize
+                // Over the size limit: drop up to `goal` entries idle for 6 minutes.
+                var goal = min((table.count - maxSize) * 4 / 3, maxSize / 2)
+                for (k, v) in table where goal > 0 && t >= lastUse(v) + Time.seconds(360) {
+                    table[k] = nil
+                    goal -= 1
+                }
             }
-            t += LocalityBasedLeastConnection.period
+            t += period
         }
         nextRun = t
     }

@@ -50,19 +50,7 @@ public struct LocalityBasedLeastConnectionReplication: Scheduler {
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
         let now = request.now
         let exp = expiration
-        var collector = gc
-        defer { gc = collector }
-        collector.run(until: now, entries: table.count) { full, t, goal in
-            if full {
-                table = table.filter { t < $0.value.lastUse + exp }
-            } else {
-                var left = goal
-                for (k, e) in table where left > 0 && t >= e.lastUse + Time.seconds(360) {
-                    table[k] = nil
-                    left -= 1
-                }
-            }
-        }
+        gc.run(until: now, table: &table, expiration: exp) { $0.lastUse }
         let key = request.inverse ? request.src : request.dst
         if var e = table[key] {
             e.lastUse = now

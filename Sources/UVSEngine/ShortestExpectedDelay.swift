@@ -5,13 +5,17 @@ public struct ShortestExpectedDelay: Scheduler {
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
+        Self.pick(list)
+    }
+
+    static func pick(_ list: DestinationList) -> Int? {
         var best = -1
         var bestLoad: Int64 = 0, bestWeight: Int64 = 0
-        for i in 0..<list.count {
-            guard list.eligible(i) else { continue }
+        for i in 0..<list.count where list.eligible(i) {
             let load = Int64(list.activeConns(i)) + 1
-            if best < 0 || bestLoad * Int64(list.weight(i)) > load * bestWeight {
-                best = i; bestLoad = load; bestWeight = Int64(list.weight(i))
+            let w = Int64(list.weight(i))
+            if best < 0 || bestLoad * w > load * bestWeight {
+                best = i; bestLoad = load; bestWeight = w
             }
         }
         return best < 0 ? nil : best

@@ -5,11 +5,16 @@ public struct WeightedFailover: Scheduler {
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
+        Self.heaviest(list) { _ in true }
+    }
+
+    /// The first destination of highest weight (> 0, no OVERLOAD) among those `admit` lets in.
+    static func heaviest(_ list: DestinationList, admit: (Int) -> Bool) -> Int? {
         var best = -1
         var bestWeight: Int32 = 0
-        for i in 0..<list.count {
-            let w = list.weight(i)
-            if !list.overloaded(i) && w > bestWeight { best = i; bestWeight = w }
+        for i in 0..<list.count where !list.overloaded(i) && list.weight(i) > bestWeight && admit(i) {
+            best = i
+            bestWeight = list.weight(i)
         }
         return best < 0 ? nil : best
     }

@@ -5,13 +5,6 @@ public struct WeightedOverflow: Scheduler {
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
-        var best = -1
-        var bestWeight: Int32 = 0
-        for i in 0..<list.count {
-            let w = list.weight(i)
-            guard !list.overloaded(i), w > 0, list.activeConns(i) <= w else { continue }
-            if w > bestWeight { best = i; bestWeight = w }
-        }
-        return best < 0 ? nil : best
+        WeightedFailover.heaviest(list) { list.activeConns($0) <= list.weight($0) }
     }
 }
