@@ -85,7 +85,40 @@ func buildMaglev(_ n: Int) {
     print("mh build M=65521, 100 servers: \((ms * 1000).rounded() / 1000) ms (\(owners))")
 }
 
-if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "mh" {
+/// `EngineLoop sched NAME SERVERS N`: N decisions of one scheduler.
+func decide(_ name: String, servers: Int, n: Int) {
+    var store = ContiguousArray<RealServer>()
+    for i in 0..<servers {
+        var rs = RealServer(addr: IPAddr(v4: 0x0A00_0000 + UInt32(i)), port: 80, method: .directRoute,
+                            weight: i == 1 ? 0 : Int32(1 + i % 7), service: 0)
+        rs.activeConns = Int32(i * 37 % 101)
+        rs.inactiveConns = Int32(i * 53 % 211)
+        store.append(rs)
+    }
+    let order: [Int32] = (0..<Int32(servers)).reversed()
+    let setup = SchedulerSetup(serviceFlags: 0, sysctls: Sysctls())
+    var sched = DestinationList.with(order: order, store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
+    var req = SchedulingRequest(proto: 6, src: IPAddr(v4: 0xCB00_7101), dst: IPAddr(v4: 0xC000_0264), sport: 40000, dport: 80)
+    var sum = 0
+    var start = timespec(), end = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    DestinationList.with(order: order, store: store) { list in
+        var k: UInt32 = 0
+        for _ in 0..<n {
+            k &+= 0x9E37_79B9
+            req.src = IPAddr(v4: k)
+            req.dst = IPAddr(v4: k & 0xFFF)
+            sum &+= sched.select(req, list) ?? -1
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end)
+    let ns = (Double(end.tv_sec - start.tv_sec) * 1e9 + Double(end.tv_nsec - start.tv_nsec)) / Double(n)
+    print("\(name) \(servers) servers: \((ns * 10).rounded() / 10) ns/decision (\(sum))")
+}
+
+if CommandLine.arguments.count > 4 && CommandLine.arguments[1] == "sched" {
+    decide(CommandLine.arguments[2], servers: Int(CommandLine.arguments[3])!, n: Int(CommandLine.arguments[4])!)
+} else if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "mh" {
     buildMaglev(CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 50)
 } else {
 run(mode: CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "existing",

@@ -83,8 +83,9 @@ public struct Engine {
     /// (the array only grows, so steady state appends nothing).
     public internal(set) var pending = ContiguousArray<PendingFrame>()
     public internal(set) var pendingCount = 0
-    /// The last input frame as parsed, before any rewriting (proto 0 if it was not IP).
-    public internal(set) var lastInput = ParsedPacket()
+    /// The flow of the last input frame, before any rewriting (proto 0 when it was not a
+    /// TCP/UDP packet with ports).
+    public internal(set) var lastFlow = FlowTuple()
 
     public init(topology: Topology, sysctls: Sysctls = Sysctls(), seed: UInt64 = 1,
                 initialConnections: Int = 4096, connectionLimit: Int = 1 << 24) {
@@ -375,4 +376,17 @@ final class Scratch {
     let pointer: UnsafeMutableRawPointer
     init(size: Int) { pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16) }
     deinit { pointer.deallocate() }
+}
+
+/// A transport flow as the client sent it.
+public struct FlowTuple: Hashable, Sendable {
+    public var proto: UInt8 = 0
+    public var src = IPAddr.zero4
+    public var sport: UInt16 = 0
+    public var dst = IPAddr.zero4
+    public var dport: UInt16 = 0
+    public init() {}
+    public init(proto: UInt8, src: IPAddr, sport: UInt16, dst: IPAddr, dport: UInt16) {
+        self.proto = proto; self.src = src; self.sport = sport; self.dst = dst; self.dport = dport
+    }
 }

@@ -27,7 +27,7 @@ public struct LocalityBasedLeastConnectionReplication: Scheduler {
                 continue
             }
             let c = list.store[Int(cur)]
-            if c.overhead * Int64(d.weight) > d.overhead * Int64(c.weight) && d.available { m = id }
+            if c.overhead &* Int64(d.weight) > d.overhead &* Int64(c.weight) && d.available { m = id }
         }
         return m
     }
@@ -40,7 +40,7 @@ public struct LocalityBasedLeastConnectionReplication: Scheduler {
             guard d.weight > 0 else { continue }
             guard let cur = m else { m = id; continue }
             let c = list.store[Int(cur)]
-            if c.overhead * Int64(d.weight) < d.overhead * Int64(c.weight) { m = id }
+            if c.overhead &* Int64(d.weight) < d.overhead &* Int64(c.weight) { m = id }
         }
         return m
     }

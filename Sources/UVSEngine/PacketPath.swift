@@ -76,7 +76,7 @@ extension Engine {
     public mutating func process(_ buf: inout PacketBuffer, from side: Side, at time: Nanos) -> Verdict {
         pendingCount = 0
         scratchUsed = 0
-        lastInput.proto = 0
+        lastFlow.proto = 0
         if time >= conns.nextDue { advance(to: time) } else if time > now { now = time }
         var pkt = ParsedPacket()
         switch PacketParser.parse(buf.frame, buf.length, &pkt) {
@@ -89,7 +89,9 @@ extension Engine {
             return .dropped(r)
         }
         buf.length = pkt.l3 + pkt.ipLen   // drop Ethernet padding
-        lastInput = pkt
+        if pkt.hasPorts && pkt.fragment == .none {
+            lastFlow = FlowTuple(proto: pkt.proto, src: pkt.src, sport: pkt.sport, dst: pkt.dst, dport: pkt.dport)
+        }
         return side == .client ? request(&buf, &pkt) : reply(&buf, &pkt)
     }
 

@@ -14,7 +14,7 @@ public struct ShortestExpectedDelay: Scheduler {
         for i in 0..<list.count where list.eligible(i) {
             let load = Int64(list.activeConns(i)) + 1
             let w = Int64(list.weight(i))
-            if best < 0 || bestLoad * w > load * bestWeight {
+            if best < 0 || bestLoad &* w > load &* bestWeight {
                 best = i; bestLoad = load; bestWeight = w
             }
         }

@@ -24,7 +24,7 @@ public struct WeightedLeastConnection: Scheduler {
             if !list.overloaded(i) {
                 let load = list.overhead(i)
                 let w = Int64(list.weight(i))
-                if bestLoad * w > load * bestWeight {
+                if bestLoad &* w > load &* bestWeight {
                     best = i; bestLoad = load; bestWeight = w
                 }
             }

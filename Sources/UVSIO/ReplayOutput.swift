@@ -15,9 +15,7 @@ struct ReplayOutput {
     var inputFlow = -1
     var inputIndex = 0
 
-    struct FlowKey: Hashable {
-        var proto: UInt8, src: IPAddr, sport: UInt16, dst: IPAddr, dport: UInt16
-    }
+    typealias FlowKey = FlowTuple
 
     static let methodNames = ["DR", "NAT", "TUN-GRE", "TUN-GUE", "TUN-IPIP", "TUN-IPIP6"]
 
@@ -52,9 +50,8 @@ struct ReplayOutput {
     /// Finds (or creates) the flow of the frame just processed.
     mutating func resolveFlow(_ engine: borrowing Engine) {
         guard trackFlows else { return }
-        let p = engine.lastInput
-        guard p.proto != 0, p.hasPorts, p.fragment == .none, !fromServers else { return }
-        let k = FlowKey(proto: p.proto, src: p.src, sport: p.sport, dst: p.dst, dport: p.dport)
+        let k = engine.lastFlow
+        guard k.proto != 0, !fromServers else { return }
         var conn: Int32 = -1
         for i in 0..<engine.pendingCount where engine.pending[i].conn >= 0 {
             conn = engine.pending[i].conn
@@ -120,8 +117,13 @@ struct ReplayOutput {
         }
         flows[inputFlow].nOut += 1
         flows[inputFlow].methods |= 1 << UInt8(method)
-        if !flows[inputFlow].servers.contains(c.daddr) { flows[inputFlow].servers.append(c.daddr) }
-        if !flows[inputFlow].ports.contains(port) { flows[inputFlow].ports.append(port) }
+        // Most flows have one server and one port: check the last seen before searching.
+        if flows[inputFlow].servers.last != c.daddr && !flows[inputFlow].servers.contains(c.daddr) {
+            flows[inputFlow].servers.append(c.daddr)
+        }
+        if flows[inputFlow].ports.last != port && !flows[inputFlow].ports.contains(port) {
+            flows[inputFlow].ports.append(port)
+        }
     }
 
     /// decisions.tsv; the connection columns are the entries `ipvsadm -L -n -c` lists, as
