@@ -19,14 +19,26 @@ struct ReplayOutput {
 
     static let methodNames = ["DR", "NAT", "TUN-GRE", "TUN-GUE", "TUN-IPIP", "TUN-IPIP6"]
 
+    /// Per flow; the first server and port are held inline (the common case), further
+    /// ones in arrays that stay empty otherwise.
     struct Flow {
         var key: FlowKey
         var first: Int
         var nIn = 0
         var nOut = 0
         var methods: UInt8 = 0
-        var servers: [IPAddr] = []
-        var ports: [UInt16] = []
+        var server0: IPAddr? = nil
+        var port0: UInt16? = nil
+        var moreServers: [IPAddr] = []
+        var morePorts: [UInt16] = []
+
+        var servers: [IPAddr] { server0.map { [$0] + moreServers } ?? [] }
+        var ports: [UInt16] { port0.map { [$0] + morePorts } ?? [] }
+
+        mutating func note(server: IPAddr, port: UInt16) {
+            if server0 == nil { server0 = server } else if server0 != server && !moreServers.contains(server) { moreServers.append(server) }
+            if port0 == nil { port0 = port } else if port0 != port && !morePorts.contains(port) { morePorts.append(port) }
+        }
     }
 
     var flowIndex: [FlowKey: Int] = [:]
@@ -117,13 +129,7 @@ struct ReplayOutput {
         }
         flows[inputFlow].nOut += 1
         flows[inputFlow].methods |= 1 << UInt8(method)
-        // Most flows have one server and one port: check the last seen before searching.
-        if flows[inputFlow].servers.last != c.daddr && !flows[inputFlow].servers.contains(c.daddr) {
-            flows[inputFlow].servers.append(c.daddr)
-        }
-        if flows[inputFlow].ports.last != port && !flows[inputFlow].ports.contains(port) {
-            flows[inputFlow].ports.append(port)
-        }
+        flows[inputFlow].note(server: c.daddr, port: port)
     }
 
     /// decisions.tsv; the connection columns are the entries `ipvsadm -L -n -c` lists, as
