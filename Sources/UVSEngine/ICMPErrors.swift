@@ -122,7 +122,7 @@ extension Engine {
     /// ICMP errors from clients about a connection (ip_vs_in_icmp).
     mutating func requestICMP(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
         let p = buf.frame
-        guard isRelatedError(p, pkt) else { passed &+= 1; return .passed }
+        guard isRelatedError(p, pkt) else { return toHost(buf, pkt) }
         if pkt.isV6 && pkt.fragment != .none {
             count(.fragmentedICMPv6)
             return .dropped(.fragmentedICMPv6)

@@ -114,7 +114,9 @@ struct OracleFixtureTests {
                 }
                 if isGUE(p, pkt) { p.storeBytes(of: UInt16(0), toByteOffset: pkt.l4, as: UInt16.self) }
             } else {
-                if pkt.proto == IPProto.icmpv6 && vips.contains(pkt.src) {
+                // The director's own ICMPv6 and TCP resets carry a flow label from a per-boot hash.
+                let ownReset = pkt.proto == IPProto.tcp && pkt.tcpFlags & 0x04 != 0
+                if (pkt.proto == IPProto.icmpv6 || ownReset) && vips.contains(pkt.src) {
                     let w = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: l3, as: UInt32.self)) & 0xFFF0_0000
                     p.storeBytes(of: w.bigEndian, toByteOffset: l3, as: UInt32.self)
                 }
