@@ -30,7 +30,7 @@ let package = Package(
         // I/O edges: capture files, replay driver.
         .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
         .executableTarget(name: "uvsd", dependencies: [
-            "UVSIO", "UVSControl", "UVSEngine",
+            "UVSIO", "UVSControl", "UVSEngine", "UVSPacket",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "uvsadm", dependencies: ["UVSControl", "UVSEngine"]),

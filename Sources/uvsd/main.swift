@@ -5,6 +5,7 @@ import Glibc
 import UVSControl
 import UVSEngine
 import UVSIO
+import UVSPacket
 
 /// uvsd: the uvs director. `uvsd replay` runs a capture through the engine.
 struct UVSD: ParsableCommand {
@@ -58,8 +59,11 @@ struct ReplayCommand: ParsableCommand {
         o.mode = mode
         o.marksPath = marks
         do {
-            let (s, _) = try Replay(o).run()
+            let (s, engine) = try Replay(o).run()
             print("replayed \(s.inputFrames) input and \(s.replyFrames) reply frames: \(s.toServers) to real servers, \(s.toClients) to clients")
+            // Every frame IPVS did not send is accounted for: left to the host, or dropped by reason.
+            let drops = DropReason.allCases.filter { engine.dropCount($0) > 0 }.map { "\($0.name)=\(engine.dropCount($0))" }
+            print("not IPVS traffic: \(engine.passed)" + (drops.isEmpty ? "" : "; dropped: " + drops.joined(separator: " ")))
         } catch {
             printError("uvsd: \(error.description)")
             throw ExitCode(1)
