@@ -16,8 +16,10 @@ public struct IPAddr: Hashable, Sendable, Comparable {
     /// IPv4 from its host-order 32-bit value.
     @inlinable public init(v4 value: UInt32) { hi = 0; lo = 0x0000_FFFF_0000_0000 | UInt64(value) }
 
-    public static let zero4 = IPAddr(v4: 0)
-    public static let zero6 = IPAddr(hi: 0, lo: 0)
+    // Computed, not stored: a stored static is a lazily initialised global, checked on
+    // every use in the per-packet path.
+    @inlinable public static var zero4: IPAddr { IPAddr(hi: 0, lo: 0x0000_FFFF_0000_0000) }
+    @inlinable public static var zero6: IPAddr { IPAddr(hi: 0, lo: 0) }
 
     @inlinable public var isV4: Bool { hi == 0 && (lo >> 32) == 0xFFFF }
     /// Host-order IPv4 value (meaningful only when `isV4`).
@@ -105,12 +107,12 @@ extension IPAddr: CustomStringConvertible {}
 public struct MACAddr: Hashable, Sendable, CustomStringConvertible {
     public var value: UInt64
 
-    public init(value: UInt64) { self.value = value & 0xFFFF_FFFF_FFFF }
+    @inlinable public init(value: UInt64) { self.value = value & 0xFFFF_FFFF_FFFF }
     public init(_ b: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) {
         value = UInt64(b.0) << 40 | UInt64(b.1) << 32 | UInt64(b.2) << 24 | UInt64(b.3) << 16 | UInt64(b.4) << 8 | UInt64(b.5)
     }
-    public static let broadcast = MACAddr(value: 0xFFFF_FFFF_FFFF)
-    public static let zero = MACAddr(value: 0)
+    @inlinable public static var broadcast: MACAddr { MACAddr(value: 0xFFFF_FFFF_FFFF) }
+    @inlinable public static var zero: MACAddr { MACAddr(value: 0) }
 
     public init?(_ text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)

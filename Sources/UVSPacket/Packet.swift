@@ -77,7 +77,7 @@ public struct ParsedPacket: Sendable {
     /// Offset of the IPv6 "next header" byte that names `proto` (for in-place updates).
     public var nextHeaderOffset = 0
 
-    public init() {}
+    @inlinable public init() {}
 
     @inlinable public var l3: Int { l2Len }
     @inlinable public var l4: Int { l2Len + ipHdrLen }
