@@ -31,6 +31,9 @@ struct ReplayOutput {
         var port0: UInt16? = nil
         var moreServers: [IPAddr] = []
         var morePorts: [UInt16] = []
+        /// The connection slot whose frames were last attributed here: the next frame of the
+        /// same connection adds only to the count.
+        var lastConn: Int32 = -1
 
         var servers: [IPAddr] { server0.map { [$0] + moreServers } ?? [] }
         var ports: [UInt16] { port0.map { [$0] + morePorts } ?? [] }
@@ -115,6 +118,11 @@ struct ReplayOutput {
             return
         }
         let c = engine.conns[f.conn]
+        if flows[inputFlow].lastConn == f.conn && flows[inputFlow].server0 == c.daddr && flows[inputFlow].moreServers.isEmpty {
+            flows[inputFlow].nOut += 1
+            return
+        }
+        flows[inputFlow].lastConn = f.conn
         var method = 0
         var port = c.vport
         switch c.method {
