@@ -38,10 +38,19 @@ public struct SchedulingRequest {
 public struct DestinationList {
     @usableFromInline let order: UnsafeBufferPointer<Int32>
     @usableFromInline let store: UnsafeBufferPointer<RealServer>
+    /// Non-optional copies of the base addresses for the inner loops (no unwrap per read).
+    @usableFromInline let orderBase: UnsafePointer<Int32>
+    @usableFromInline let storeBase: UnsafePointer<RealServer>
 
     @usableFromInline init(order: UnsafeBufferPointer<Int32>, store: UnsafeBufferPointer<RealServer>) {
         self.order = order; self.store = store
+        orderBase = order.baseAddress ?? DestinationList.emptyOrder
+        storeBase = store.baseAddress ?? DestinationList.emptyStore
     }
+
+    // Valid pointers for empty lists (never dereferenced: count is 0).
+    @usableFromInline static var emptyOrder: UnsafePointer<Int32> { UnsafePointer(bitPattern: MemoryLayout<Int32>.alignment)! }
+    @usableFromInline static var emptyStore: UnsafePointer<RealServer> { UnsafePointer(bitPattern: MemoryLayout<RealServer>.alignment)! }
 
     /// Lends `body` a view of `order` (destination indices) over `store`.
     @inlinable
@@ -56,7 +65,7 @@ public struct DestinationList {
     @inlinable public subscript(position: Int) -> RealServer { store[Int(order[position])] }
 
     // Field reads without copying the whole destination (schedulers' inner loops).
-    @inlinable func server(_ p: Int) -> UnsafePointer<RealServer> { store.baseAddress! + Int(order[p]) }
+    @inlinable func server(_ p: Int) -> UnsafePointer<RealServer> { storeBase + Int(orderBase[p]) }
     @inlinable public func weight(_ p: Int) -> Int32 { server(p).pointee.weight }
     @inlinable public func activeConns(_ p: Int) -> Int32 { server(p).pointee.activeConns }
     @inlinable public func overloaded(_ p: Int) -> Bool { server(p).pointee.overloaded }
