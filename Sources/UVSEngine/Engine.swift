@@ -75,7 +75,7 @@ public struct Engine {
     var icmpPeers: [IPAddr: (tokens: Nanos, last: Nanos)] = [:]
     /// Scratch space for generated frames (ICMP errors, second fragments).
     /// Room for every frame one input can generate: a 64 KiB packet in fragments, or ICMP errors.
-    static let scratchSize = 160 * 1024
+    static let scratchSize = 256 * 1024
     let scratchBox = Scratch(size: Engine.scratchSize)
     var scratch: UnsafeMutableRawPointer { scratchBox.pointer }
     var scratchUsed = 0
@@ -83,6 +83,12 @@ public struct Engine {
     /// (the array only grows, so steady state appends nothing).
     public internal(set) var pending = ContiguousArray<PendingFrame>()
     public internal(set) var pendingCount = 0
+    /// IPv4 datagrams being reassembled, and when the oldest expires.
+    var fragments: [FragmentKey: FragmentQueue] = [:]
+    var fragmentsDue: Nanos = .max
+    var fragmentBytes = 0
+    /// While a reassembled datagram is sent: the largest fragment it came in (0 otherwise).
+    var refragmentSize = 0
     /// The flow of the last input frame, before any rewriting (proto 0 when it was not a
     /// TCP/UDP packet with ports).
     public internal(set) var lastFlow = FlowTuple()

@@ -149,6 +149,11 @@ extension Engine {
         buf.length = end - buf.start
         writeEthernet(buf.frame, dst: mac, src: side == .server ? topology.serverSideMAC : topology.clientSideMAC,
                       vlan: vlan, ethertype: ethertype)
+        if refragmentSize > 0 && ethertype == EtherType.ipv4 && buf.length - l2 > refragmentSize {
+            // A reassembled datagram leaves in fragments no larger than the ones it came in.
+            refragment(buf.frame, l2: l2, ipLen: buf.length - l2, size: refragmentSize, side: side, conn: conn)
+            return
+        }
         queue(buf.frame, buf.length, side, conn)
     }
 

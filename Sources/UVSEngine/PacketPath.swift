@@ -21,6 +21,8 @@ public enum Verdict: Equatable, Sendable {
     /// Not IPVS traffic: left to the host stack.
     case passed
     case dropped(DropReason)
+    /// An IPv4 fragment kept until its datagram is complete.
+    case held
 }
 
 /// A frame in a buffer with headroom, so headers can be prepended in place
@@ -78,6 +80,7 @@ extension Engine {
         scratchUsed = 0
         lastFlow.proto = 0
         if time >= conns.nextDue { advance(to: time) } else if time > now { now = time }
+        if time >= fragmentsDue { expireFragments() }
         var pkt = ParsedPacket()
         switch PacketParser.parse(buf.frame, buf.length, &pkt) {
         case .ip: break
@@ -113,6 +116,8 @@ extension Engine {
 
 
     mutating func request(_ buf: inout PacketBuffer, _ pkt: inout ParsedPacket) -> Verdict {
+        // IPv4 requests reach IPVS reassembled (the kernel defragments before LOCAL_IN).
+        if !pkt.isV6 && pkt.fragment != .none { return reassemble(buf, pkt) }
         let proto = pkt.proto
         if proto == (pkt.isV6 ? IPProto.icmpv6 : IPProto.icmp) { return requestICMP(&buf, &pkt) }
         guard proto == IPProto.tcp || proto == IPProto.udp, pkt.fragment != .later else {

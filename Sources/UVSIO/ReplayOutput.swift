@@ -113,11 +113,13 @@ struct ReplayOutput {
     /// fragment carries no inner header and is not attributed (as in the oracle).
     mutating func attribute(_ f: PendingFrame, _ engine: borrowing Engine) {
         let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
-        if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4
-            && UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self)) & 0x1FFF != 0 {
-            return
-        }
         let c = engine.conns[f.conn]
+        if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 {
+            // As the oracle's analysis: a fragment shows no ports (not attributed), except
+            // the first fragment of a tunnel packet, whose inner header is whole.
+            let fo = UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self))
+            if fo & 0x1FFF != 0 || (fo & 0x2000 != 0 && c.method != .tunnel) { return }
+        }
         if flows[inputFlow].lastConn == f.conn && flows[inputFlow].server0 == c.daddr && flows[inputFlow].moreServers.isEmpty {
             flows[inputFlow].nOut += 1
             return

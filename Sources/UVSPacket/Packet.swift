@@ -23,7 +23,8 @@ public enum DropReason: Int, CaseIterable, Sendable {
     case truncatedEthernet, truncatedIPv4, badIPv4Header, badIPv4Length, truncatedIPv6,
          badIPv6Header, truncatedTCP, truncatedUDP, truncatedICMP, badICMPChecksum,
          noDestination, destinationUnavailable, connectionTableFull, ttlExceeded, mtuExceeded,
-         tunnelMTUTooSmall, reuseWithConntrack, icmpNotHandled, fragmentedICMPv6, unknownNeighbour
+         tunnelMTUTooSmall, reuseWithConntrack, icmpNotHandled, fragmentedICMPv6, unknownNeighbour,
+         fragmentTimeout, fragmentMemoryFull, badFragment
 
     public var name: String {
         switch self {
@@ -47,6 +48,9 @@ public enum DropReason: Int, CaseIterable, Sendable {
         case .icmpNotHandled: "icmp-not-handled"
         case .fragmentedICMPv6: "fragmented-icmpv6"
         case .unknownNeighbour: "unknown-neighbour"
+        case .fragmentTimeout: "fragment-timeout"
+        case .fragmentMemoryFull: "fragment-memory-full"
+        case .badFragment: "bad-fragment"
         }
     }
 }
