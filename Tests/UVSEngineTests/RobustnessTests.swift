@@ -53,3 +53,43 @@ struct RobustnessTests {
         #expect(live == counted)
     }
 }
+
+struct ReassemblyTests {
+    /// Two fragments of one UDP datagram (ID 77): offset 0 with MF, then the rest.
+    func fragments(_ payload: Int) -> ([UInt8], [UInt8]) {
+        let whole = Frames.udp("203.0.113.9", 5000, "192.0.2.100", 53, payload: [UInt8](repeating: 0x61, count: payload))
+        let ip = Array(whole[14...])
+        let first = 8 + 1000               // UDP header + 1000 bytes, a multiple of 8
+        func frame(_ off: Int, _ body: ArraySlice<UInt8>, more: Bool) -> [UInt8] {
+            var h = Array(ip[0..<20])
+            let len = 20 + body.count
+            h[2] = UInt8(len >> 8); h[3] = UInt8(len & 0xFF)
+            h[4] = 0; h[5] = 77
+            let fo = UInt16(off / 8) | (more ? 0x2000 : 0)
+            h[6] = UInt8(fo >> 8); h[7] = UInt8(fo & 0xFF)
+            h[10] = 0; h[11] = 0
+            let c = h.withUnsafeBytes { Checksum.compute($0.baseAddress!, 20) }
+            h[10] = UInt8(c >> 8); h[11] = UInt8(c & 0xFF)
+            return Array(whole[0..<14]) + h + Array(body)
+        }
+        return (frame(0, ip[20..<(20 + first)], more: true), frame(first, ip[(20 + first)...], more: false))
+    }
+
+    @Test func heldThenForwardedInFragments() throws {
+        let lab = try Lab("-A -u 192.0.2.100:53 -s rr\n-a -u 192.0.2.100:53 -r 198.51.100.11:53\n")
+        let (a, b) = fragments(1500)
+        #expect(lab.send(b).0 == .held)
+        let (v, out) = lab.send(a)
+        #expect(v == .sent && out.count == 2)
+        #expect(out.map { $0.bytes.count } == [a.count, b.count])
+        #expect(out[0].bytes[20] == 0x20 && out[1].bytes[20] == 0x00 && out[1].bytes[21] == 126)
+    }
+
+    @Test func incompleteDatagramsExpire() throws {
+        let lab = try Lab("-A -u 192.0.2.100:53 -s rr\n-a -u 192.0.2.100:53 -r 198.51.100.11:53\n")
+        let (a, b) = fragments(1500)
+        #expect(lab.send(a).0 == .held)
+        #expect(lab.send(b, after: Time.seconds(31)).0 == .held)   // the first part has expired
+        #expect(lab.engine.dropCount(.fragmentTimeout) == 1)
+    }
+}
