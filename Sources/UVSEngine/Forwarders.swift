@@ -68,7 +68,7 @@ extension Engine {
     }
 
     /// ip_decrease_ttl: TTL − 1 with the kernel's incremental checksum step.
-    mutating func decrementTTLv4(_ ip: UnsafeMutableRawPointer) {
+    func decrementTTLv4(_ ip: UnsafeMutableRawPointer) {
         let ttl = ip.load(fromByteOffset: 8, as: UInt8.self)
         ip.storeBytes(of: ttl &- 1, toByteOffset: 8, as: UInt8.self)
         let check = UInt16(bigEndian: ip.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
@@ -76,7 +76,7 @@ extension Engine {
     }
 
     /// ip_send_check: full IPv4 header checksum.
-    mutating func refreshIPv4Checksum(_ ip: UnsafeMutableRawPointer) {
+    func refreshIPv4Checksum(_ ip: UnsafeMutableRawPointer) {
         let ihl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
         ip.storeBytes(of: 0, toByteOffset: 10, as: UInt16.self)
         let c = ihl == 20 ? Checksum.ipv4Header20(ip) : Checksum.compute(ip, ihl)
@@ -204,12 +204,7 @@ extension Engine {
             return .dropped(.tunnelMTUTooSmall)
         }
         // Inner DS field with the ECN rule: copy, except CE becomes ECT(0).
-        var ds: UInt8
-        if pkt.isV6 {
-            ds = UInt8(truncatingIfNeeded: UInt32(bigEndian: p.loadUnaligned(fromByteOffset: l3, as: UInt32.self)) >> 20)
-        } else {
-            ds = p.load(fromByteOffset: l3 + 1, as: UInt8.self)
-        }
+        var ds = dsField(p + l3, v6: pkt.isV6)
         if ds & 3 == 3 { ds = (ds & ~3) | 2 }
         let df = sysctls.pmtuDisc && !pkt.isV6 && pkt.df
         let innerProto: UInt8 = pkt.isV6 ? IPProto.ipv6 : IPProto.ipip
@@ -248,25 +243,13 @@ extension Engine {
         }
         let total = overhead + ipLen
         if rs.addr.isV4 {
-            o.storeBytes(of: UInt8(0x45), as: UInt8.self)
-            o.storeBytes(of: ds, toByteOffset: 1, as: UInt8.self)
-            o.storeBytes(of: UInt16(total).bigEndian, toByteOffset: 2, as: UInt16.self)
+            // ID 0 with DF; otherwise the kernel's generator (random here).
             let id: UInt16 = df ? 0 : UInt16(truncatingIfNeeded: rng.next())
-            o.storeBytes(of: id.bigEndian, toByteOffset: 4, as: UInt16.self)
-            o.storeBytes(of: (df ? UInt16(0x4000) : 0).bigEndian, toByteOffset: 6, as: UInt16.self)
-            o.storeBytes(of: pkt.ttl, toByteOffset: 8, as: UInt8.self)
-            o.storeBytes(of: proto, toByteOffset: 9, as: UInt8.self)
-            topology.directorIPv4.store(v4: o + 12)
-            rs.addr.store(v4: o + 16)
-            refreshIPv4Checksum(o)
+            writeIPv4(o, tos: ds, length: total, id: id, dontFragment: df, ttl: pkt.ttl, proto: proto,
+                      src: topology.directorIPv4, dst: rs.addr)
         } else {
-            let vtf = UInt32(6) << 28 | UInt32(ds) << 20
-            o.storeBytes(of: vtf.bigEndian, as: UInt32.self)
-            o.storeBytes(of: UInt16(total - 40).bigEndian, toByteOffset: 4, as: UInt16.self)
-            o.storeBytes(of: proto, toByteOffset: 6, as: UInt8.self)
-            o.storeBytes(of: pkt.ttl, toByteOffset: 7, as: UInt8.self)
-            topology.directorIPv6.store(v6: o + 8)
-            rs.addr.store(v6: o + 24)
+            writeIPv6(o, trafficClass: ds, flowLabel: 0, payload: total - 40, next: proto, hopLimit: pkt.ttl,
+                      src: topology.directorIPv6, dst: rs.addr)
         }
         if rs.addr.isV4 && total > topology.serverMTU {
             return fragmentAndEmit(&buf, outerL3: outerL3, total: total, rs: rs, mac: mac, conn: ci)

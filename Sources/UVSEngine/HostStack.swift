@@ -41,29 +41,15 @@ extension Engine {
         r.copyMemory(from: icmp, byteCount: len)
         r.storeBytes(of: UInt8(pkt.isV6 ? 129 : 0), as: UInt8.self)
         r.storeBytes(of: UInt16(0), toByteOffset: 2, as: UInt16.self)
-        let orig = p + pkt.l3
+        let ds = dsField(p + pkt.l3, v6: pkt.isV6)
         if pkt.isV6 {
-            let tclass = UInt32(bigEndian: orig.loadUnaligned(as: UInt32.self)) >> 20 & 0xFF
-            let flow = UInt32(truncatingIfNeeded: rng.next()) & 0xFFFFF
-            ip.storeBytes(of: (UInt32(6) << 28 | tclass << 20 | flow).bigEndian, as: UInt32.self)
-            ip.storeBytes(of: UInt16(len).bigEndian, toByteOffset: 4, as: UInt16.self)
-            ip.storeBytes(of: IPProto.icmpv6, toByteOffset: 6, as: UInt8.self)
-            ip.storeBytes(of: UInt8(64), toByteOffset: 7, as: UInt8.self)
-            pkt.dst.store(v6: ip + 8)
-            pkt.src.store(v6: ip + 24)
+            writeIPv6(ip, trafficClass: ds, flowLabel: UInt32(truncatingIfNeeded: rng.next()), payload: len,
+                      next: IPProto.icmpv6, hopLimit: 64, src: pkt.dst, dst: pkt.src)
             let ps = Checksum.pseudo(src: pkt.dst, dst: pkt.src, proto: IPProto.icmpv6, length: len)
             r.storeBytes(of: Checksum.compute(r, len, ps).bigEndian, toByteOffset: 2, as: UInt16.self)
         } else {
-            ip.storeBytes(of: UInt8(0x45), as: UInt8.self)
-            ip.storeBytes(of: orig.load(fromByteOffset: 1, as: UInt8.self), toByteOffset: 1, as: UInt8.self)
-            ip.storeBytes(of: UInt16(20 + len).bigEndian, toByteOffset: 2, as: UInt16.self)
-            ip.storeBytes(of: UInt16(truncatingIfNeeded: rng.next()).bigEndian, toByteOffset: 4, as: UInt16.self)
-            ip.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
-            ip.storeBytes(of: UInt8(64), toByteOffset: 8, as: UInt8.self)
-            ip.storeBytes(of: IPProto.icmp, toByteOffset: 9, as: UInt8.self)
-            pkt.dst.store(v4: ip + 12)
-            pkt.src.store(v4: ip + 16)
-            refreshIPv4Checksum(ip)
+            writeIPv4(ip, tos: ds, length: 20 + len, id: UInt16(truncatingIfNeeded: rng.next()), dontFragment: false,
+                      ttl: 64, proto: IPProto.icmp, src: pkt.dst, dst: pkt.src)
             r.storeBytes(of: Checksum.compute(r, len).bigEndian, toByteOffset: 2, as: UInt16.self)
         }
         writeEthernet(f, dst: topology.clientGatewayMAC, src: topology.clientSideMAC, vlan: vlan,
@@ -108,29 +94,15 @@ extension Engine {
         // so the wire shows the pseudo-header sum, as the oracle does.
         let check = pkt.isV6 ? ~Checksum.fold(ps) : Checksum.compute(t, 20, ps)
         t.storeBytes(of: check.bigEndian, toByteOffset: 16, as: UInt16.self)
-        let orig = p + pkt.l3
+        // The DS field less ECN; IPv6: a flow label from the kernel's per-boot flow hash (not
+        // reproducible; any fresh value); IPv4: DF with ID 0.
+        let ds = dsField(p + pkt.l3, v6: pkt.isV6) & 0xFC
         if pkt.isV6 {
-            // The DS field less ECN, and a flow label from the kernel's per-boot flow hash
-            // (not reproducible; any fresh value).
-            let tclass = UInt32(bigEndian: orig.loadUnaligned(as: UInt32.self)) >> 20 & 0xFC
-            let flow = UInt32(truncatingIfNeeded: rng.next()) & 0xFFFFF
-            ip.storeBytes(of: (UInt32(6) << 28 | tclass << 20 | flow).bigEndian, as: UInt32.self)
-            ip.storeBytes(of: UInt16(20).bigEndian, toByteOffset: 4, as: UInt16.self)
-            ip.storeBytes(of: IPProto.tcp, toByteOffset: 6, as: UInt8.self)
-            ip.storeBytes(of: UInt8(64), toByteOffset: 7, as: UInt8.self)
-            pkt.dst.store(v6: ip + 8)
-            pkt.src.store(v6: ip + 24)
+            writeIPv6(ip, trafficClass: ds, flowLabel: UInt32(truncatingIfNeeded: rng.next()), payload: 20,
+                      next: IPProto.tcp, hopLimit: 64, src: pkt.dst, dst: pkt.src)
         } else {
-            ip.storeBytes(of: UInt8(0x45), as: UInt8.self)
-            ip.storeBytes(of: orig.load(fromByteOffset: 1, as: UInt8.self) & 0xFC, toByteOffset: 1, as: UInt8.self)
-            ip.storeBytes(of: UInt16(40).bigEndian, toByteOffset: 2, as: UInt16.self)
-            ip.storeBytes(of: UInt16(0), toByteOffset: 4, as: UInt16.self)
-            ip.storeBytes(of: UInt16(0x4000).bigEndian, toByteOffset: 6, as: UInt16.self)
-            ip.storeBytes(of: UInt8(64), toByteOffset: 8, as: UInt8.self)
-            ip.storeBytes(of: IPProto.tcp, toByteOffset: 9, as: UInt8.self)
-            pkt.dst.store(v4: ip + 12)
-            pkt.src.store(v4: ip + 16)
-            refreshIPv4Checksum(ip)
+            writeIPv4(ip, tos: ds, length: 40, id: 0, dontFragment: true, ttl: 64, proto: IPProto.tcp,
+                      src: pkt.dst, dst: pkt.src)
         }
         writeEthernet(f, dst: topology.clientGatewayMAC, src: topology.clientSideMAC, vlan: vlan,
                       ethertype: pkt.isV6 ? EtherType.ipv6 : EtherType.ipv4)

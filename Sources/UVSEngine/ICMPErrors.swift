@@ -28,16 +28,8 @@ extension Engine {
             let quote = min(pkt.ipLen, 576 - 20 - 8)
             ipLen = 28 + quote
             let tos = (orig.load(fromByteOffset: 1, as: UInt8.self) & 0x1E) | 0xC0
-            ip.storeBytes(of: UInt8(0x45), as: UInt8.self)
-            ip.storeBytes(of: tos, toByteOffset: 1, as: UInt8.self)
-            ip.storeBytes(of: UInt16(ipLen).bigEndian, toByteOffset: 2, as: UInt16.self)
-            ip.storeBytes(of: UInt16(truncatingIfNeeded: rng.next()).bigEndian, toByteOffset: 4, as: UInt16.self)
-            ip.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
-            ip.storeBytes(of: UInt8(64), toByteOffset: 8, as: UInt8.self)
-            ip.storeBytes(of: IPProto.icmp, toByteOffset: 9, as: UInt8.self)
-            pkt.dst.store(v4: ip + 12)
-            pkt.src.store(v4: ip + 16)
-            refreshIPv4Checksum(ip)
+            writeIPv4(ip, tos: tos, length: ipLen, id: UInt16(truncatingIfNeeded: rng.next()), dontFragment: false,
+                      ttl: 64, proto: IPProto.icmp, src: pkt.dst, dst: pkt.src)
             let icmp = ip + 20
             icmp.storeBytes(of: type, as: UInt8.self)
             icmp.storeBytes(of: code, toByteOffset: 1, as: UInt8.self)
@@ -48,13 +40,8 @@ extension Engine {
         } else {
             let quote = min(pkt.ipLen, 1280 - 40 - 8)
             ipLen = 48 + quote
-            let flow = UInt32(truncatingIfNeeded: rng.next()) & 0xFFFFF
-            ip.storeBytes(of: (UInt32(6) << 28 | flow).bigEndian, as: UInt32.self)
-            ip.storeBytes(of: UInt16(8 + quote).bigEndian, toByteOffset: 4, as: UInt16.self)
-            ip.storeBytes(of: IPProto.icmpv6, toByteOffset: 6, as: UInt8.self)
-            ip.storeBytes(of: UInt8(64), toByteOffset: 7, as: UInt8.self)
-            pkt.dst.store(v6: ip + 8)
-            pkt.src.store(v6: ip + 24)
+            writeIPv6(ip, trafficClass: 0, flowLabel: UInt32(truncatingIfNeeded: rng.next()), payload: 8 + quote,
+                      next: IPProto.icmpv6, hopLimit: 64, src: pkt.dst, dst: pkt.src)
             let icmp = ip + 40
             icmp.storeBytes(of: type, as: UInt8.self)
             icmp.storeBytes(of: code, toByteOffset: 1, as: UInt8.self)
