@@ -162,7 +162,8 @@ public enum Listing {
                 let st = s.counters.shown
                 out += pad(label, 33) + [st.conns, st.inPkts, st.outPkts, st.inBytes, st.outBytes].map { largenum($0, exact: o.exact) }.joined() + "\n"
             case .rate:
-                out += pad(label, 33) + [UInt64](repeating: 0, count: 5).map { largenum($0, exact: o.exact) }.joined() + "\n"
+                let r = s.counters.estimator.shown
+                out += pad(label, 33) + [r.cps, r.inPPS, r.outPPS, r.inBPS, r.outBPS].map { largenum($0, exact: o.exact) }.joined() + "\n"
             default:
                 var line = label + " " + s.schedulerName
                 if let f = schedFlagNames(s) { line += " (\(f))" }
@@ -187,8 +188,9 @@ public enum Listing {
                     let st = d.counters.shown
                     out += "  -> " + pad(dl, 28) + [st.conns, st.inPkts, st.outPkts, st.inBytes, st.outBytes].map { largenum($0, exact: o.exact) }.joined() + "\n"
                 case .rate:
-                    out += "  -> " + pad(dl, 28) + String(repeating: " " + rpad("0", 8), count: 3)
-                        + largenum(0, exact: o.exact) + largenum(0, exact: o.exact) + "\n"
+                    let r = d.counters.estimator.shown
+                    out += "  -> " + pad(dl, 28) + [r.cps, r.inPPS, r.outPPS].map { " " + rpad(String($0), 8) }.joined()
+                        + largenum(r.inBPS, exact: o.exact) + largenum(r.outBPS, exact: o.exact) + "\n"
                 case .thresholds:
                     out += "  -> " + pad(dl, 28) + " " + [String(d.upperThreshold), String(d.lowerThreshold), String(d.activeConns),
                                                           String(d.inactiveConns)].map { pad($0, 10) }.joined(separator: " ") + "\n"

@@ -89,6 +89,8 @@ public struct Engine {
     var fragmentBytes = 0
     /// While a reassembled datagram is sent: the largest fragment it came in (0 otherwise).
     var refragmentSize = 0
+    /// When the 2-second rate estimators run next (armed at the first packet).
+    var estimatorDue: Nanos = .min
     /// The flow of the last input frame, before any rewriting (proto 0 when it was not a
     /// TCP/UDP packet with ports).
     public internal(set) var lastFlow = FlowTuple()
@@ -298,6 +300,7 @@ public struct Engine {
     /// Timers fire in order, each at its own time (so a postponed template is re-armed
     /// from the moment it expired, as the kernel's timer would).
     public mutating func advance(to t: Nanos) {
+        if t >= estimatorDue { runEstimators(until: t) }
         while let (slot, at) = conns.nextExpired(now: max(t, now)) {
             if at > now { now = at }
             expire(slot)
@@ -394,5 +397,31 @@ public struct FlowTuple: Hashable, Sendable {
     public init() {}
     public init(proto: UInt8, src: IPAddr, sport: UInt16, dst: IPAddr, dport: UInt16) {
         self.proto = proto; self.src = src; self.sport = sport; self.dst = dst; self.dport = dport
+    }
+}
+
+extension Engine {
+    static let estimatorPeriod = Time.seconds(2)
+
+    /// Runs the rate estimators for every 2-second step up to `t` (after 64 idle steps the
+    /// averages have decayed to nothing, so longer gaps are cut short).
+    mutating func runEstimators(until t: Nanos) {
+        if estimatorDue == .min {
+            estimatorDue = t + Engine.estimatorPeriod
+            return
+        }
+        var steps = 0
+        while estimatorDue <= t {
+            if steps < 64 {
+                for i in dests.indices { dests[i].counters.estimator.tick(dests[i].counters.current) }
+                for i in services.indices { services[i].counters.estimator.tick(services[i].counters.current) }
+                totals.estimator.tick(totals.current)
+            }
+            steps += 1
+            estimatorDue += Engine.estimatorPeriod
+            if steps >= 64 && estimatorDue <= t {
+                estimatorDue += (t - estimatorDue) / Engine.estimatorPeriod * Engine.estimatorPeriod
+            }
+        }
     }
 }

@@ -81,6 +81,7 @@ extension Engine {
         lastFlow.proto = 0
         if time >= conns.nextDue { advance(to: time) } else if time > now { now = time }
         if time >= fragmentsDue { expireFragments() }
+        if time >= estimatorDue { runEstimators(until: time) }
         var pkt = ParsedPacket()
         switch PacketParser.parse(buf.frame, buf.length, &pkt) {
         case .ip: break

@@ -261,3 +261,34 @@ struct ServiceLookupTests {
         #expect(lab.engine.dropCount(.badIPv4Length) == 1 && lab.engine.dropCount(.truncatedIPv4) == 1)
     }
 }
+
+/// Spec §9: rates come from 2-second samples folded into averages with weight 1/4.
+struct RateEstimatorTests {
+    @Test func constantRateConverges() throws {
+        let lab = try Lab("-A -u 192.0.2.100:53 -s rr\n-a -u 192.0.2.100:53 -r 198.51.100.11:53\n")
+        // 50 datagrams a second (31 bytes each: 20 + 8 + 3) for 20.5 s from one client.
+        for _ in 0..<1025 { lab.send(Frames.udp("203.0.113.1", 5000, "192.0.2.100", 53), after: 20 * Time.millisecond) }
+        // The spec's arithmetic: ten 2-second steps of 100 packets (3,100 bytes).
+        var pps: Int64 = 0, bps: Int64 = 0
+        for _ in 0..<10 {
+            pps += ((100 << 9) - pps) >> 2
+            bps += ((3100 << 4) - bps) >> 2
+        }
+        let inPPS = (pps + 0x1FF) >> 10, inBPS = (bps + 0xF) >> 5
+        #expect(inPPS == 47 && inBPS == 1463)
+        // Spec §6.6 layout: service label in 33 columns + five numbers in 9; destination label
+        // in 28 + three numbers as " %8" + two in 9.
+        func right(_ v: Int64, _ w: Int) -> String { String(repeating: " ", count: w - String(v).count) + String(v) }
+        func left(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: w - s.count) }
+        let service = left("UDP  192.0.2.100:53", 33) + [0, inPPS, 0, inBPS, 0].map { right($0, 9) }.joined() + "\n"
+        func server(_ p: Int64, _ b: Int64) -> String {
+            "  -> " + left("198.51.100.11:53", 28) + [0, p, 0].map { " " + right($0, 8) }.joined() + right(b, 9) + right(0, 9) + "\n"
+        }
+        let listing = lab.listing { $0.format = .rate }
+        #expect(listing.contains(service))
+        #expect(listing.contains(server(inPPS, inBPS)))
+        // -Z restarts the rates.
+        try lab.engine.zero(nil)
+        #expect(lab.listing { $0.format = .rate }.contains(server(0, 0)))
+    }
+}
