@@ -111,8 +111,6 @@ public struct Engine {
 
     // MARK: configuration (spec §1.1, §1.2)
 
-    public func serviceSlot(_ key: ServiceKey) -> Int32? { serviceIndex[key] }
-
     /// Runs a scheduler hook with the service's current destination list.
     mutating func notifyScheduler(_ svc: Int32, _ hook: (inout any Scheduler, DestinationList) -> Void) {
         guard var sched = schedulers[Int(svc)].take() else { return }
@@ -373,11 +371,6 @@ public struct Engine {
         }
     }
 
-    /// Drops everything: connections and counters stay consistent (used by tests/benchmarks).
-    public mutating func flushConnections() {
-        for s in conns.liveSlots() { expireNow(s) }
-        advance(to: now)
-    }
 }
 
 /// An owned, fixed scratch buffer (freed with its last owner).

@@ -73,24 +73,4 @@ public struct Sysctls: Sendable, Equatable {
         default: throw .unknownKey(key)
         }
     }
-
-    public func value(_ key: String) -> Int? {
-        switch key {
-        case "expire_nodest_conn": expireNodestConn ? 1 : 0
-        case "expire_quiescent_template": expireQuiescentTemplate ? 1 : 0
-        case "conn_reuse_mode": connReuseMode
-        case "sloppy_tcp": sloppyTCP ? 1 : 0
-        case "schedule_icmp": scheduleICMP ? 1 : 0
-        case "secure_tcp": secureTCP
-        case "pmtu_disc": pmtuDisc ? 1 : 0
-        case "nat_icmp_send": natICMPSend ? 1 : 0
-        case "cache_bypass": cacheBypass ? 1 : 0
-        case "snat_reroute": snatReroute ? 1 : 0
-        case "lblc_expiration": lblcExpiration
-        case "lblcr_expiration": lblcrExpiration
-        case "ignore_tunneled": ignoreTunneled ? 1 : 0
-        case "mh_tab_index": mhTableIndex
-        default: nil
-        }
-    }
 }

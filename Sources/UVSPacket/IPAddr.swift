@@ -111,7 +111,6 @@ public struct MACAddr: Hashable, Sendable, CustomStringConvertible {
     public init(_ b: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)) {
         value = UInt64(b.0) << 40 | UInt64(b.1) << 32 | UInt64(b.2) << 24 | UInt64(b.3) << 16 | UInt64(b.4) << 8 | UInt64(b.5)
     }
-    @inlinable public static var broadcast: MACAddr { MACAddr(value: 0xFFFF_FFFF_FFFF) }
     @inlinable public static var zero: MACAddr { MACAddr(value: 0) }
 
     public init?(_ text: String) {
@@ -133,8 +132,6 @@ public struct MACAddr: Hashable, Sendable, CustomStringConvertible {
         MACAddr(value: UInt64(UInt32(bigEndian: p.loadUnaligned(as: UInt32.self))) << 16
             | UInt64(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self))))
     }
-
-    public var isMulticast: Bool { value >> 40 & 1 != 0 }
 
     public var description: String {
         (0..<6).map { i -> String in
