@@ -7,20 +7,12 @@ import UVSPacket
 /// incl. `a:b` ranges, and `-m multiport --dports/--sports`. Anything else is refused with
 /// the token named.
 public enum MarksFile {
-    public struct Failure: Error, CustomStringConvertible {
-        public var file: String
-        public var line: Int
-        public var message: String
-        public var description: String { "\(file):\(line): \(message)" }
-    }
+    public typealias Failure = ConfigText.FileError
 
     public static func parse(_ text: String, file: String) throws(Failure) -> [MarkRule] {
         var rules: [MarkRule] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(raw)
-            if let h = line.firstIndex(of: "#") { line = line[..<h] }
-            var w = CommandParser.words(String(line))
-            if w.isEmpty { continue }
+        for (n, words) in ConfigText.lines(text).enumerated() where !words.isEmpty {
+            var w = words
             if w[0] == "iptables" || w[0] == "ip6tables" { w.removeFirst() }
             do {
                 rules.append(try rule(w))

@@ -2,23 +2,13 @@ import UVSEngine
 
 /// Applying ipvsadm commands to an engine, and rules files (`ipvsadm -R` format).
 public enum Rules {
-    /// A rules file error: `FILE:LINE: message`.
-    public struct FileError: Error, CustomStringConvertible {
-        public var file: String
-        public var line: Int
-        public var message: String
-        public var description: String { "\(file):\(line): \(message)" }
-    }
+    public typealias FileError = ConfigText.FileError
 
     /// Parses every line first; nothing is applied unless all lines parse and apply.
     /// Blank lines and `#` comments are skipped.
     public static func parse(_ text: String, file: String) throws(FileError) -> [(line: Int, command: IPVSCommand)] {
         var out: [(Int, IPVSCommand)] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = Substring(raw)
-            if let h = line.firstIndex(of: "#") { line = line[..<h] }
-            let words = CommandParser.words(String(line))
-            if words.isEmpty { continue }
+        for (n, words) in ConfigText.lines(text).enumerated() where !words.isEmpty {
             let cmd: IPVSCommand
             do {
                 cmd = try CommandParser.parse(words)

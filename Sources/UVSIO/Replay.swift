@@ -203,12 +203,10 @@ public struct Replay {
     static func forceMode(_ text: String, mode: String) -> String {
         let flag = ["dr": "-g", "nat": "-m", "tun": "-i"][mode] ?? "-g"
         let fwd: Set<String> = ["-g", "--gatewaying", "-m", "--masquerading", "-i", "--ipip"]
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map { raw -> String in
-            var line = Substring(raw)
-            if let h = line.firstIndex(of: "#") { line = line[..<h] }
-            var w = CommandParser.words(String(line))
+        return ConfigText.lines(text).map { words -> String in
+            var w = words
             if w.first == "ipvsadm" { w.removeFirst() }
-            guard let c = w.first, ["-a", "--add-server", "-e", "--edit-server"].contains(c) else { return String(line) }
+            guard let c = w.first, ["-a", "--add-server", "-e", "--edit-server"].contains(c) else { return words.joined(separator: " ") }
             return (w.filter { !fwd.contains($0) } + [flag]).joined(separator: " ")
         }.joined(separator: "\n")
     }

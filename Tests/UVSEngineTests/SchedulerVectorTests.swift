@@ -21,11 +21,7 @@ struct SchedulerVectorTests {
         #expect(HalfSipHash.sipHash24(Array(0..<15), key: key) == 0xA129_CA61_49BE_45E5)
     }
 
-    func engine(_ rules: String) throws -> Engine {
-        var e = Engine(topology: Topology.oracleDefaults(directorIPv4: IPAddr("192.168.1.254")!, directorIPv6: IPAddr("fd00::fe")!))
-        try Rules.load(rules, file: "r", into: &e)
-        return e
-    }
+    func engine(_ rules: String) throws -> Engine { try Lab(rules).engine }
 
     /// §10: sh table for list order C(w1), B(w2), A(w1).
     @Test func shTable() throws {
