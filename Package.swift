@@ -12,12 +12,17 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.27.0", traits: ["MallocInterposer"]),
     ],
     targets: [
         // libpcap: reading/writing pcap and pcapng, BPF compilation.
         .systemLibrary(name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
                        providers: [.apt(["libpcap-dev"])]),
+        // libnet (no .pc file): crafting ARP and neighbour-discovery frames.
+        .systemLibrary(name: "CLibnet", path: "Sources/CLibnet", providers: [.apt(["libnet1-dev"])]),
+        // What Swift's Glibc module does not show: TPACKET_V3, sendmmsg, fanout, rtnetlink.
+        .target(name: "CUVSNet"),
         // Raw frame views, parsing, checksums: the small unsafe layer everything else stands on.
         .target(name: "UVSPacket"),
         // The pure, deterministic IPVS engine (no I/O; clock and randomness injected).
@@ -29,8 +34,14 @@ let package = Package(
         .target(name: "UVSControl", dependencies: ["UVSEngine", "UVSPacket"]),
         // I/O edges: capture files, replay driver.
         .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
+        // The live director: AF_PACKET rings, workers, ARP/ND, tc guard, control socket.
+        .target(name: "UVSLive", dependencies: [
+            "UVSEngine", "UVSControl", "UVSPacket", "CUVSNet", "CLibnet", "CPcap",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "uvsd", dependencies: [
-            "UVSIO", "UVSControl", "UVSEngine", "UVSPacket",
+            "UVSIO", "UVSControl", "UVSEngine", "UVSPacket", "UVSLive",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "uvsadm", dependencies: ["UVSControl", "UVSEngine"]),

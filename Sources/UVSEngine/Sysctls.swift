@@ -73,4 +73,27 @@ public struct Sysctls: Sendable, Equatable {
         default: throw .unknownKey(key)
         }
     }
+
+    /// The current value of `key` (with or without the `net.ipv4.vs.` prefix), nil if unknown.
+    public func value(of key: String) -> Int? {
+        var key = key
+        for prefix in ["net.ipv4.vs.", "net/ipv4/vs/"] where key.hasPrefix(prefix) { key.removeFirst(prefix.count) }
+        switch key {
+        case "expire_nodest_conn": return expireNodestConn ? 1 : 0
+        case "expire_quiescent_template": return expireQuiescentTemplate ? 1 : 0
+        case "conn_reuse_mode": return connReuseMode
+        case "sloppy_tcp": return sloppyTCP ? 1 : 0
+        case "schedule_icmp": return scheduleICMP ? 1 : 0
+        case "secure_tcp": return secureTCP
+        case "pmtu_disc": return pmtuDisc ? 1 : 0
+        case "nat_icmp_send": return natICMPSend ? 1 : 0
+        case "cache_bypass": return cacheBypass ? 1 : 0
+        case "snat_reroute": return snatReroute ? 1 : 0
+        case "lblc_expiration": return lblcExpiration
+        case "lblcr_expiration": return lblcrExpiration
+        case "ignore_tunneled": return ignoreTunneled ? 1 : 0
+        case "mh_tab_index": return mhTableIndex
+        default: return nil
+        }
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import Logging
 import UVSControl
 import UVSEngine
 import UVSIO
@@ -12,7 +13,7 @@ struct UVSD: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uvsd",
         abstract: "uvs — a userspace IP Virtual Server (Linux IPVS) director.",
-        subcommands: [ReplayCommand.self, DemoCommand.self])
+        subcommands: [RunCommand.self, ReplayCommand.self, DemoCommand.self])
 }
 
 struct ReplayCommand: ParsableCommand {
@@ -72,6 +73,7 @@ struct ReplayCommand: ParsableCommand {
 }
 
 // ArgumentParser's usage errors exit 64; uvsd promises 2 (as ipvsadm's usage errors).
+LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
 do {
     var command = try UVSD.parseAsRoot()
     try command.run()

@@ -1,0 +1,24 @@
+/// How `uvsd run` was asked to run.
+public struct DirectorOptions: Sendable {
+    public var rulesPath: String
+    /// Client-side link (the VIPs' side); with no server interface, the only one.
+    public var interface: String
+    public var serverInterface: String?
+    public var workers = 1
+    public var marksPath: String?
+    public var controlPath = "/run/uvsd.sock"
+    /// Receive ring per worker and link: block size, block count, block timeout.
+    public var ringBlockSize: UInt32 = 1 << 20
+    public var ringBlocks: UInt32 = 16
+    public var ringTimeoutMs: UInt32 = 2
+    /// Connection-table slots allocated up front per worker (it grows beyond, up to the limit).
+    public var connections = 1 << 18
+    public var sysctls: [String] = []
+    /// Created once every ring is bound and the workers run.
+    public var readyFile: String?
+    /// Seconds between the counters log lines (0 = never).
+    public var statsInterval = 10
+    public init(rulesPath: String, interface: String) {
+        self.rulesPath = rulesPath; self.interface = interface
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import UVSControl
+import UVSLive
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the director on live interfaces (AF_PACKET rings).",
+        discussion: """
+            One-armed (DR/TUN, or NAT with the real servers on the same link): --interface only. \
+            Two-armed: --interface for the clients' side, --server-interface for the real servers. \
+            IF.N names VLAN N on trunk IF when no device of that name exists. SIGHUP re-reads the \
+            rules (and marks) file and applies the difference; SIGTERM stops. uvsadm talks to \
+            --control. Exit status: 0 after a clean stop, 1 when it cannot start.
+            """)
+
+    @Option(name: .long, help: "Rules file (ipvsadm -R format).") var rules: String
+    @Option(name: .long, help: "Client-side interface (the VIPs' link).") var interface: String
+    @Option(name: .customLong("server-interface"), help: "Real-server-side interface (two-armed).") var serverInterface: String?
+    @Option(name: .long, help: "Worker threads (one RX ring each per link, PACKET_FANOUT).") var workers = 1
+    @Option(name: .long, help: "iptables mangle MARK rules for -f services.") var marks: String?
+    @Option(name: .long, help: "Control socket path.") var control = "/run/uvsd.sock"
+    @Option(name: .customLong("ring-block-size"), help: "RX ring block size in bytes.") var ringBlockSize: UInt32 = 1 << 20
+    @Option(name: .customLong("ring-blocks"), help: "RX ring blocks per worker and link.") var ringBlocks: UInt32 = 16
+    @Option(name: .customLong("ring-timeout"), help: "RX block retire timeout (ms).") var ringTimeout: UInt32 = 2
+    @Option(name: .long, help: "Connection slots allocated up front per worker.") var connections = 1 << 18
+    @Option(name: .customLong("sysctl"), help: "KEY=VAL engine sysctl (repeatable).") var sysctls: [String] = []
+    @Option(name: .customLong("ready-file"), help: "Create this file once the director is running.") var readyFile: String?
+    @Option(name: .customLong("stats-interval"), help: "Seconds between counter log lines (0: never).") var statsInterval = 10
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func run() throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
+        var log = Logger(label: "uvsd")
+        log.logLevel = level
+        var o = DirectorOptions(rulesPath: rules, interface: interface)
+        o.serverInterface = serverInterface
+        o.workers = workers
+        o.marksPath = marks
+        o.controlPath = control
+        o.ringBlockSize = ringBlockSize
+        o.ringBlocks = ringBlocks
+        o.ringTimeoutMs = ringTimeout
+        o.connections = connections
+        o.sysctls = sysctls
+        o.readyFile = readyFile
+        o.statsInterval = statsInterval
+        Director.blockSignals()
+        do {
+            let d = try Director(o, logger: log)
+            try d.start()
+            d.run()
+        } catch {
+            printError("uvsd: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+}
