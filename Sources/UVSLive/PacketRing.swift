@@ -7,6 +7,8 @@ struct PacketRing {
     var ring = uvs_ring()
     let side: Side
     let vlan: Int32
+    /// The link's MTU: anything longer arrived as a GRO/GSO super-packet.
+    let mtu: Int
 
     struct Geometry: Sendable {
         var blockSize: UInt32 = 1 << 20
@@ -22,6 +24,7 @@ struct PacketRing {
          fanoutGroup: UInt16, fanout: [sock_filter]) throws(LiveError) {
         self.side = side
         vlan = interface.vlan
+        mtu = interface.mtu
         var err = [CChar](repeating: 0, count: 256)
         let r = filter.withUnsafeBufferPointer { f in
             fanout.withUnsafeBufferPointer { fo in

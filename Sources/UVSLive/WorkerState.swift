@@ -33,6 +33,8 @@ struct WorkerState {
     /// Frames copied out of the engine's scratch (generated ICMP, fragments) until sent.
     let staging: UnsafeMutableRawPointer
     static let stagingSize = 4 << 20
+    /// Where a super-packet's segments are built, one at a time (with headroom).
+    let segments: UnsafeMutableRawPointer
     var stagingUsed = 0
     /// The block being processed: frames inside it are sent in place.
     var blockLow: UnsafeMutableRawPointer? = nil
@@ -56,10 +58,12 @@ struct WorkerState {
         self.engine = engine; self.rings = rings; self.tx = tx; self.oneArmed = oneArmed; self.links = links
         self.ownAddress = ownAddress; self.clientGateway = clientGateway; self.epoch = epoch; self.learned = learned
         staging = UnsafeMutableRawPointer.allocate(byteCount: Self.stagingSize, alignment: 64)
+        segments = UnsafeMutableRawPointer.allocate(byteCount: 16384, alignment: 64)
     }
 
     func release() {
         staging.deallocate()
+        segments.deallocate()
     }
 
     @inline(__always) func now() -> Nanos { Nanos(uvs_monotonic_ns() &- epoch) }
@@ -106,6 +110,7 @@ struct WorkerState {
         let count = uvs_block_count(bd)
         let side = rings[i].side
         let vlan = rings[i].vlan
+        let mtu = rings[i].mtu
         blockLow = UnsafeMutableRawPointer(bd)
         blockHigh = blockLow! + Int(rings[i].ring.block_size)
         let t = now()
@@ -119,6 +124,15 @@ struct WorkerState {
             guard len == Int(uvs_frame_len(frame)) else { counters.truncated &+= 1; continue }
             guard uvs_frame_vlan(frame) == vlan else { counters.otherVLAN &+= 1; continue }
             let data = UnsafeMutableRawPointer(uvs_frame_data(frame)!)
+            if len > mtu &+ 14 {
+                // A GRO/GSO super-packet: back into wire-sized segments first.
+                if TCPSegmentation.segment(data, len, mtu: mtu, out: segments, headroom: Int(PacketRing.headroom), { seg, n in
+                    handle(seg, n, side: side, at: t)
+                }) {
+                    counters.segmented &+= 1
+                    continue
+                }
+            }
             if uvs_frame_csum_pending(frame) != 0 { _ = Checksum.completePartial(data, len) }
             handle(data, len, side: side, at: t)
         }
@@ -299,9 +313,13 @@ struct WorkerState {
             counters.arpReplies &+= 1
         }
         // Learn what we wait for, what we use, and the clients that ask for a VIP.
+        // (Replies go to the director, which tells every worker: the one that asked may be
+        // another one, since ARP always lands on the first worker.)
         guard spa != .zero4, !vips.contains(spa) else { return }
         let asksForVIP = op == 1 && side == .client && vips.contains(tpa)
-        if asksForVIP || unresolved[spa] != nil || clientGateway == spa || knownNeighbourChanged(spa, sha, side: side) {
+        let replyToUs = op == 2 && MACAddr.load(p + 32) == links[Int(side.rawValue)].mac
+        if asksForVIP || replyToUs || unresolved[spa] != nil || clientGateway == spa
+            || knownNeighbourChanged(spa, sha, side: side) {
             learned(spa, sha, side)
         }
     }

@@ -53,6 +53,8 @@ class Lab:
         out = open(log, "w") if log else subprocess.DEVNULL
         p = subprocess.Popen(["ip", "netns", "exec", self.ns[ns], *args], stdout=out, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True, **kw)
+        if log:
+            out.close()  # the child has its own descriptor
         self.procs.append(p)
         return p
 
@@ -181,14 +183,14 @@ class Lab:
             raise RuntimeError("uvsd is not built (swift build)")
         return max(paths, key=os.path.getmtime)
 
-    def start_uvsd(self, rules, extra=(), one_armed=False, workers=1):
+    def start_uvsd(self, rules, extra=(), one_armed=False, workers=1, interface="d0"):
         self.rules_path = os.path.join(self.tmp, "rules")
         with open(self.rules_path, "w") as f:
             f.write(rules)
         self.control = os.path.join(self.tmp, "uvsd.sock")
         ready = os.path.join(self.tmp, "ready")
         self.uvsd_log = os.path.join(self.tmp, "uvsd.log")
-        args = [self.uvsd_path(), "run", "--rules", self.rules_path, "--interface", "d0",
+        args = [self.uvsd_path(), "run", "--rules", self.rules_path, "--interface", interface,
                 "--control", self.control, "--ready-file", ready, "--workers", str(workers),
                 "--ring-blocks", "4", "--stats-interval", "1"]
         if not one_armed:
@@ -233,3 +235,42 @@ class Lab:
             args[1:1] = ["--interface", src]
         r = subprocess.run(["ip", "netns", "exec", self.ns["cl"], *args], capture_output=True, timeout=timeout + 5)
         return r.returncode, r.stdout
+
+
+class ReplayLab(Lab):
+    """For oracle fixtures: the kernel oracle's MACs and next hops, replayed live.
+
+        cl ns: eth0 (sends the fixture's input)  ---  lb ns: d0 = 02:00:00:00:d0:01
+        sw ns: p-lb (sends replies, captures)    ---  lb ns: d1 = 02:00:00:00:d0:02
+
+    Real servers have permanent neighbour entries 02:00:<last 4 address bytes> on d1 and the
+    clients sit behind a gateway whose MAC is the oracle's 02:00:00:00:c1:01."""
+
+    def __init__(self, real_servers, dip="198.51.100.254/24"):
+        super().__init__(mode="replay", servers=0)
+        self.real_servers = real_servers
+        self.dip = dip
+
+    def up(self):
+        for n in self.ns.values():
+            sh("ip", "netns", "add", n)
+        for n in self.ns:
+            self.ip(n, "link", "set", "lo", "up")
+            self.sysctl(n, "net.ipv6.conf.all.disable_ipv6", 1)
+        self.ip("cl", "link", "add", "eth0", "address", "02:00:00:00:c1:01", "type", "veth", "peer", "name", "d0",
+                "netns", self.ns["lb"])
+        self.ip("lb", "link", "set", "d0", "address", "02:00:00:00:d0:01")
+        self.ip("lb", "link", "add", "d1", "address", "02:00:00:00:d0:02", "type", "veth", "peer", "name", "p-lb",
+                "netns", self.ns["sw"])
+        for ns, dev in [("cl", "eth0"), ("lb", "d0"), ("lb", "d1"), ("sw", "p-lb")]:
+            self.ip(ns, "link", "set", dev, "up")
+        self.ip("lb", "addr", "add", "10.99.0.254/24", "dev", "d0")
+        self.ip("lb", "addr", "add", self.dip, "dev", "d1")
+        self.ip("lb", "neigh", "add", "10.99.0.1", "lladdr", "02:00:00:00:c1:01", "nud", "permanent", "dev", "d0")
+        self.ip("lb", "route", "add", "default", "via", "10.99.0.1", "dev", "d0")
+        for r in self.real_servers:
+            b = [int(x) for x in r.split(".")]
+            mac = "02:00:%02x:%02x:%02x:%02x" % tuple(b)
+            self.ip("lb", "neigh", "add", r, "lladdr", mac, "nud", "permanent", "dev", "d1")
+        for k in ["all", "default", "d0", "d1"]:
+            self.sysctl("lb", f"net.ipv4.conf.{k}.rp_filter", 0)
