@@ -3,7 +3,7 @@
 # Swift 6.3 itself is expected on PATH (/opt/swift on the project's machines).
 set -euo pipefail
 need=()
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump; do
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -171,6 +171,15 @@ void uvs_tx_close(uvs_tx *t) {
     t->iov = NULL;
 }
 
+int uvs_packet_unhook(int fd, int ifindex) {
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = 0;
+    sll.sll_ifindex = ifindex;
+    return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) == 0 ? 0 : -errno;
+}
+
 int uvs_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 void uvs_eventfd_signal(int fd) {
     uint64_t one = 1;

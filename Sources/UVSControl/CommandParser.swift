@@ -71,7 +71,12 @@ public enum CommandParser {
     }
 
     /// The legality table (spec §6.1): x illegal, + required, 1 at most one of, space optional.
-    static func legality(_ cmd: Cmd, _ opt: Opt) -> Character {
+    static func legality(_ cmd: Cmd, _ opt: Opt) -> Character { legalityTable[cmd.rawValue][opt.rawValue] }
+
+    /// Computed once: a `-R` batch parses tens of thousands of lines.
+    static let legalityTable: [[Character]] = Cmd.allCases.map { c in Opt.allCases.map { rule(c, $0) } }
+
+    static func rule(_ cmd: Cmd, _ opt: Opt) -> Character {
         var required: Set<Opt> = [], oneOf: Set<Opt> = [], optional: Set<Opt> = []
         switch cmd {
         case .add, .edit:

@@ -54,6 +54,9 @@ public struct Engine {
     var port0Services = 0
     var ftpServices = 0
     public internal(set) var dests = ContiguousArray<RealServer>()
+    /// Deleted destinations by identity, for resurrection (checked against the trash rule).
+    var trashed: [TrashKey: Int32] = [:]
+    struct TrashKey: Hashable { var service: Int32; var addr: IPAddr; var port: UInt16 }
     /// Packet-marking rules for firewall-mark services (uvs marks packets itself).
     public var marks: [MarkRule] = []
     /// Addresses of (non-fwmark) services: the director's own, answered for by `toHost`.
@@ -189,6 +192,7 @@ public struct Engine {
     mutating func trash(_ d: Int32) {
         dests[Int(d)].available = false
         dests[Int(d)].trashedAt = now
+        trashed[TrashKey(service: dests[Int(d)].service, addr: dests[Int(d)].addr, port: dests[Int(d)].port)] = d
         if sysctls.expireNodestConn { expireConnections(ofUnavailable: d) }
     }
 
@@ -234,11 +238,10 @@ public struct Engine {
         if findDestination(svc, spec.addr, spec.port) != nil { throw .destinationExists }
         // A deleted destination still in the trash is resurrected with its counters.
         let d: Int32
-        if let t = dests.indices.first(where: {
-            dests[$0].service == svc && !dests[$0].available && dests[$0].addr == spec.addr
-                && dests[$0].port == spec.port && inTrash(Int32($0))
-        }) {
-            d = Int32(t)
+        // Only destinations still in the trash can come back (a short list, pruned here).
+        let key = TrashKey(service: svc, addr: spec.addr, port: spec.port)
+        if let t = trashed.removeValue(forKey: key), !dests[Int(t)].available, inTrash(t) {
+            d = t
         } else {
             d = Int32(dests.count)
             dests.append(RealServer(addr: spec.addr, port: spec.port, method: spec.method,

@@ -82,16 +82,18 @@ public final class Director: @unchecked Sendable {
 
     /// Addresses the director answers for: every non-fwmark VIP and the marks' destinations.
     static func vips(_ e: Engine, _ marks: [MarkRule]) -> [IPAddr] {
-        var out: [IPAddr] = []
-        for s in e.services where s.live && !s.key.isFwmark && !out.contains(s.key.addr) { out.append(s.key.addr) }
-        for m in marks { if let d = m.destination, d.1 == (d.0.isV4 ? 32 : 128), !out.contains(d.0) { out.append(d.0) } }
+        var seen = Set<IPAddr>(), out: [IPAddr] = []
+        for s in e.services where s.live && !s.key.isFwmark && seen.insert(s.key.addr).inserted { out.append(s.key.addr) }
+        for m in marks {
+            if let d = m.destination, d.1 == (d.0.isV4 ? 32 : 128), seen.insert(d.0).inserted { out.append(d.0) }
+        }
         return out
     }
 
     static func realServers(_ e: Engine) -> [IPAddr] {
-        var out: [IPAddr] = []
+        var seen = Set<IPAddr>(), out: [IPAddr] = []
         for s in e.services where s.live {
-            for d in s.destinations where !out.contains(e.dests[Int(d)].addr) { out.append(e.dests[Int(d)].addr) }
+            for d in s.destinations where seen.insert(e.dests[Int(d)].addr).inserted { out.append(e.dests[Int(d)].addr) }
         }
         return out
     }
@@ -114,20 +116,19 @@ public final class Director: @unchecked Sendable {
 
     func selectionFor(_ e: Engine, _ marks: [MarkRule]) -> TrafficSelection {
         var s = TrafficSelection()
+        var nat = Set<IPAddr>()
         s.vips = Self.vips(e, marks)
         s.everything = marks.contains { $0.destination == nil }
         for m in marks { if let d = m.destination, d.1 != (d.0.isV4 ? 32 : 128) { s.networks.append("\(d.0)/\(d.1)") } }
         for svc in e.services where svc.live {
-            for d in svc.destinations where e.dests[Int(d)].method == .masquerade {
-                let a = e.dests[Int(d)].addr
-                if !s.natServers.contains(a) { s.natServers.append(a) }
-            }
+            for d in svc.destinations where e.dests[Int(d)].method == .masquerade { nat.insert(e.dests[Int(d)].addr) }
             if svc.isPersistent {
                 if svc.key.isV6 { s.persistPrefix6 = min(s.persistPrefix6, Int(svc.netmask)) } else {
                     s.persistPrefix4 = min(s.persistPrefix4, svc.netmask.nonzeroBitCount)
                 }
             }
         }
+        s.natServers = nat.sorted()
         s.ownAddresses = NetworkInterface.addresses(of: client.device) + (oneArmed ? [] : NetworkInterface.addresses(of: server.device))
         return s
     }
@@ -351,7 +352,7 @@ public final class Director: @unchecked Sendable {
             let box = ResultBox<EdgeCounters>()
             w.perform { s in
                 for i in s.rings.indices { s.counters.ringDrops &+= UInt64(s.rings[i].statistics().drops) }
-                box.value = s.counters
+                box.value = s.currentCounters
             }
             return sum + box.value!
         }

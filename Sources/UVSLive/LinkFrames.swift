@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CLibnet
+import CUVSNet
 import UVSPacket
 
 /// The layer-2 frames uvsd writes for itself, crafted with libnet: ARP requests (resolving
@@ -17,6 +21,10 @@ final class LinkFrames {
             throw LiveError("libnet_init: \(cText(err))")
         }
         self.l = l; self.mac = mac; self.vlan = vlan
+        // libnet opened an ETH_P_ALL packet socket that would be handed a copy of every
+        // frame on the link (a clone per packet, never read). We only build frames with it:
+        // re-binding to protocol 0 unhooks it from the receive path.
+        _ = uvs_packet_unhook(libnet_getfd(l), Int32(if_nametoindex(device)))
     }
 
     deinit { libnet_destroy(l) }

@@ -30,10 +30,11 @@ struct TrafficSelection: Equatable {
             let own = ownAddresses.map { "not \(q($0)) dst host \($0)" }
             return own.isEmpty ? "ip or ip6" : "(ip or ip6) and " + own.joined(separator: " and ")
         }
-        var terms = vips.map { "\(q($0)) dst host \($0)" }
+        var terms = Self.aggregate(vips).map { $0.1 == ($0.0.isV4 ? 32 : 128) ? "\(q($0.0)) dst host \($0.0)" : "\(q($0.0)) dst net \($0.0)/\($0.1)" }
             + networks.map { "\($0.contains(":") ? "ip6" : "ip") dst net \($0)" }
-        terms += natServers.map { rs in
-            "(\(q(rs)) src host \(rs)" + ownAddresses.filter { $0.isV4 == rs.isV4 }.map { " and not \(q($0)) dst host \($0)" }.joined() + ")"
+        terms += Self.aggregate(natServers).map { net in
+            let sel = net.1 == (net.0.isV4 ? 32 : 128) ? "src host \(net.0)" : "src net \(net.0)/\(net.1)"
+            return "(\(q(net.0)) \(sel)" + ownAddresses.filter { $0.isV4 == net.0.isV4 }.map { " and not \(q($0)) dst host \($0)" }.joined() + ")"
         }
         return terms.isEmpty ? nil : terms.joined(separator: " or ")
     }
@@ -83,13 +84,18 @@ struct TrafficSelection: Equatable {
         p.append(bpfJump(0x15, 4, 0, 0))
         p.append(bpfJump(0x15, 6, 0, 0))
         p.append(bpfStmt(0x06, 0))
-        // IPv4 block
+        // IPv4 block: is the destination a VIP (any of the aggregated prefixes)?
         let v4Start = p.count
-        let v4s = vips.filter(\.isV4)
+        let v4s = Self.aggregate(vips.filter(\.isV4))
         var jumpsToSrc4: [Int] = []
-        if !v4s.isEmpty || everything {
+        if !v4s.isEmpty {
             p.append(bpfStmt(0x20, net &+ 16))  // ld dst
-            for v in v4s { jumpsToSrc4.append(p.count); p.append(bpfJump(0x15, v.v4, 0, 0)) }
+            p.append(bpfStmt(0x07, 0))  // tax
+            for (a, len) in v4s {
+                p.append(bpfStmt(0x87, 0))  // txa
+                p.append(bpfStmt(0x54, Self.mask(len)))  // and #mask
+                jumpsToSrc4.append(p.count); p.append(bpfJump(0x15, a.v4, 0, 0))
+            }
         }
         // dst path: hash the destination
         p.append(bpfStmt(0x20, net &+ 16))
@@ -135,6 +141,30 @@ struct TrafficSelection: Equatable {
         p[2].jt = UInt8(v4Start - 3)
         p[3].jt = UInt8(v6Start - 4)
         return p
+    }
+
+    /// The fewest prefixes that cover exactly `addrs` (sibling prefixes merged bottom-up):
+    /// thousands of consecutive VIPs become a handful of `dst net` terms, keeping the
+    /// programs far below the kernel's 4096-instruction limit.
+    static func aggregate(_ addrs: [IPAddr]) -> [(IPAddr, Int)] {
+        var out: [(IPAddr, Int)] = addrs.filter { !$0.isV4 }.map { ($0, 128) }
+        var level = Set(addrs.filter(\.isV4).map(\.v4))
+        var len = 32
+        while len > 0 && !level.isEmpty {
+            var next = Set<UInt32>()
+            let bit = UInt32(1) << UInt32(32 - len)
+            for a in level {
+                if a & bit == 0, level.contains(a | bit) { next.insert(a) } else if a & bit != 0, level.contains(a & ~bit) {
+                    continue
+                } else {
+                    out.append((IPAddr(v4: a), len))
+                }
+            }
+            level = next
+            len -= 1
+        }
+        for a in level { out.append((IPAddr(v4: a), len)) }
+        return out.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
     }
 
     static func mask(_ bits: Int) -> UInt32 { bits <= 0 ? 0 : (bits >= 32 ? ~0 : ~0 << UInt32(32 - bits)) }

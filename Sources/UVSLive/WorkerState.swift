@@ -118,23 +118,28 @@ struct WorkerState {
         var n: UInt32 = 0
         while n < count {
             n += 1
+            // Everything needed from the frame's tpacket3_hdr is read first: from then on the
+            // header's bytes are the frame's headroom.
             let frame = h
             h = uvs_frame_next(h)
             let len = Int(uvs_frame_snaplen(frame))
             guard len == Int(uvs_frame_len(frame)) else { counters.truncated &+= 1; continue }
             guard uvs_frame_vlan(frame) == vlan else { counters.otherVLAN &+= 1; continue }
+            let csumPending = uvs_frame_csum_pending(frame) != 0
+            let base = UnsafeMutableRawPointer(frame)
             let data = UnsafeMutableRawPointer(uvs_frame_data(frame)!)
+            let headroom = data - base
             if len > mtu &+ 14 {
                 // A GRO/GSO super-packet: back into wire-sized segments first.
-                if TCPSegmentation.segment(data, len, mtu: mtu, out: segments, headroom: Int(PacketRing.headroom), { seg, n in
-                    handle(seg, n, side: side, at: t)
+                if TCPSegmentation.segment(data, len, mtu: mtu, out: segments, headroom: Self.segmentHeadroom, { seg, n in
+                    handle(seg, n, headroom: Self.segmentHeadroom, side: side, at: t)
                 }) {
                     counters.segmented &+= 1
                     continue
                 }
             }
-            if uvs_frame_csum_pending(frame) != 0 { _ = Checksum.completePartial(data, len) }
-            handle(data, len, side: side, at: t)
+            if csumPending { _ = Checksum.completePartial(data, len) }
+            handle(data, len, headroom: headroom, side: side, at: t)
         }
         counters.received &+= UInt64(count)
         flush()
@@ -142,8 +147,10 @@ struct WorkerState {
         blockHigh = nil
     }
 
+    static let segmentHeadroom = 128
+
     @inline(__always)
-    mutating func handle(_ p: UnsafeMutableRawPointer, _ len: Int, side: Side, at t: Nanos) {
+    mutating func handle(_ p: UnsafeMutableRawPointer, _ len: Int, headroom: Int, side: Side, at t: Nanos) {
         guard len >= 14 else { counters.truncated &+= 1; return }
         let ethertype = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
         if ethertype == EtherType.arp { return arp(p, len, side: side) }
@@ -151,8 +158,7 @@ struct WorkerState {
             let type = p.load(fromByteOffset: 54, as: UInt8.self)
             if type == 135 || type == 136 { return neighbourDiscovery(p, len, side: side, type: type) }
         }
-        var buf = PacketBuffer(base: p - Int(PacketRing.headroom), capacity: Int(PacketRing.headroom) + len,
-                               start: Int(PacketRing.headroom), length: len)
+        var buf = PacketBuffer(base: p - headroom, capacity: headroom + len, start: headroom, length: len)
         _ = engine.process(&buf, from: side, at: t)
         var i = 0
         while i < engine.pendingCount {
@@ -188,13 +194,18 @@ struct WorkerState {
         return d
     }
 
-    mutating func flush() {
-        for i in tx.indices where tx[i].pending > 0 {
-            let before = tx[i].sent, errBefore = tx[i].errors
-            tx[i].flush()
-            counters.sent &+= tx[i].sent &- before
-            counters.transmitErrors &+= tx[i].errors &- errBefore
+    /// Counters with the transmit sockets' totals.
+    var currentCounters: EdgeCounters {
+        var c = counters
+        for i in tx.indices {
+            c.sent &+= tx[i].sent
+            c.transmitErrors &+= tx[i].errors
         }
+        return c
+    }
+
+    mutating func flush() {
+        for i in tx.indices where tx[i].pending > 0 { tx[i].flush() }
         stagingUsed = 0
     }
 

@@ -80,6 +80,8 @@ static inline void uvs_tx_add(uvs_tx *t, void *frame, unsigned len) {
 }
 
 /* ---- misc ---- */
+/* Re-binds a packet socket to protocol 0: it stops receiving (no per-frame clone). */
+int uvs_packet_unhook(int fd, int ifindex);
 int uvs_eventfd(void);
 void uvs_eventfd_signal(int fd);
 void uvs_eventfd_drain(int fd);

@@ -1,0 +1,17 @@
+#!/bin/bash
+# The live benchmark: uvsd beside ../shared/limit's C forwarder (same namespaces, same
+# generator, interleaved repetitions), existing flows and new connections, 1 and 2 workers.
+# Prints ../shared/limit's ratio lines (uvsd/C, steady and drain). Root; ~4 minutes.
+#   Benchmarks/live/run.sh [REPS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+limit=../shared/limit/run.sh
+[ -x "$limit" ] || { echo "live-bench: $limit not found" >&2; exit 1; }
+reps=${1:-3}
+swift build -c release --product uvsd >/dev/null
+for traffic in existing new; do
+  echo "== $traffic flows, 1 worker"
+  "$limit" --reps "$reps" --traffic "$traffic" --forwarder uvsd1='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit)'
+  echo "== $traffic flows, 2 workers"
+  "$limit" --reps "$reps" --traffic "$traffic" --fwd-cpus 0,1 --forwarder uvsd2='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit)'
+done
