@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "UVSPacketTests", dependencies: ["UVSPacket"]),
         .testTarget(name: "UVSEngineTests", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"]),
         .testTarget(name: "UVSControlTests", dependencies: ["UVSControl", "UVSEngine"]),
+        .testTarget(name: "UVSLiveTests", dependencies: ["UVSLive", "UVSPacket", "CUVSNet"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
         .executableTarget(name: "EngineLoop", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"],
                           path: "Benchmarks/EngineLoop"),
