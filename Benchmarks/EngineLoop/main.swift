@@ -16,6 +16,8 @@ func frame(client: UInt32, port: UInt16, flags: UInt8) -> [UInt8] {
     var f: [UInt8] = [2, 0, 0, 0, 0xD0, 1, 2, 0, 0, 0, 0xC1, 1, 0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]
     f += [UInt8(client >> 24), UInt8((client >> 16) & 0xFF), UInt8((client >> 8) & 0xFF), UInt8(client & 0xFF), 192, 0, 2, 100]
     f += [UInt8(port >> 8), UInt8(port & 0xFF), 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xFA, 0xF0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    let c = f[14..<34].withUnsafeBytes { Checksum.compute($0.baseAddress!, 20) }
+    f[24] = UInt8(c >> 8); f[25] = UInt8(c & 0xFF)
     return f
 }
 

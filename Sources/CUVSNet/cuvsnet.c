@@ -116,13 +116,17 @@ int uvs_wait(const int *fds, unsigned nfds, int timeout_ms) {
     return poll(p, nfds, timeout_ms);
 }
 
-int uvs_tx_open(uvs_tx *t, int ifindex, unsigned cap, char *err, size_t errlen) {
+int uvs_tx_open(uvs_tx *t, int ifindex, unsigned cap, int bypass_qdisc, char *err, size_t errlen) {
     memset(t, 0, sizeof(*t));
     t->fd = -1;
     int fd = socket(AF_PACKET, SOCK_RAW, 0);
     if (fd < 0) return fail(err, errlen, "socket(AF_PACKET)", -1);
     int sndbuf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+    if (bypass_qdisc) {
+        int one = 1;
+        setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+    }
     struct sockaddr_ll sll;
     memset(&sll, 0, sizeof(sll));
     sll.sll_family = AF_PACKET;

@@ -79,6 +79,11 @@ public struct ConnectionTable {
         _modify { yield &slots[Int(slot)] }
     }
 
+    /// Reads an entry in place (no copy of the whole entry).
+    @inlinable public func withEntry<R>(_ slot: Int32, _ body: (UnsafePointer<Connection>) -> R) -> R {
+        slots.withUnsafeBufferPointer { body($0.baseAddress! + Int(slot)) }
+    }
+
     // MARK: lookups (spec §3.3)
 
     /// In-lookup: a client → virtual packet.

@@ -97,6 +97,9 @@ public struct Engine {
     /// The flow of the last input frame, before any rewriting (proto 0 when it was not a
     /// TCP/UDP packet with ports).
     public internal(set) var lastFlow = FlowTuple()
+    /// The TCP transition tables, held here so the fast path reads them without a lazy
+    /// global's initialisation check.
+    let tcpTransitions = TCPStateMachine.tables
 
     public init(topology: Topology, sysctls: Sysctls = Sysctls(), seed: UInt64 = 1,
                 initialConnections: Int = 4096, connectionLimit: Int = 1 << 24) {

@@ -76,6 +76,7 @@ extension Engine {
 
     /// The same, leaving the frames to send in `pending` (for batching I/O edges).
     public mutating func process(_ buf: inout PacketBuffer, from side: Side, at time: Nanos) -> Verdict {
+        if side == .client, let v = fastForward(&buf, at: time) { return v }
         pendingCount = 0
         scratchUsed = 0
         lastFlow.proto = 0
@@ -182,14 +183,15 @@ extension Engine {
     }
 
     func shouldReschedule(_ ci: Int32) -> Bool {
-        let c = conns[ci]
-        if sysctls.expireNodestConn && c.dest >= 0 && dests[Int(c.dest)].weight == 0 { return true }
-        guard sysctls.connReuseMode != 0, c.control < 0 else { return false }
-        if c.proto == IPProto.tcp {
-            let s = c.state
+        let (dest, control, proto, s, flags) = conns.withEntry(ci) { c in
+            (c.pointee.dest, c.pointee.control, c.pointee.proto, c.pointee.state, c.pointee.flags)
+        }
+        if sysctls.expireNodestConn && dest >= 0 && dests[Int(dest)].weight == 0 { return true }
+        guard sysctls.connReuseMode != 0, control < 0 else { return false }
+        if proto == IPProto.tcp {
             if s == TCPState.timeWait.rawValue || s == TCPState.close.rawValue { return true }
             if sysctls.connReuseMode & 2 != 0 && s == TCPState.finWait.rawValue
-                && c.flags & ConnFlags.noOutput != 0 { return true }
+                && flags & ConnFlags.noOutput != 0 { return true }
         }
         return false
     }
@@ -349,9 +351,13 @@ extension Engine {
         totals.current.conns &+= 1
     }
 
+    @inline(__always)
     mutating func countIn(_ d: Int32, _ bytes: Int) {
-        dests[Int(d)].counters.current.countIn(bytes)
-        services[Int(dests[Int(d)].service)].counters.current.countIn(bytes)
+        let svc = dests.withUnsafeMutableBufferPointer { b -> Int in
+            b[Int(d)].counters.current.countIn(bytes)
+            return Int(b[Int(d)].service)
+        }
+        services.withUnsafeMutableBufferPointer { $0[svc].counters.current.countIn(bytes) }
         totals.current.countIn(bytes)
     }
 

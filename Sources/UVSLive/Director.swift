@@ -191,11 +191,11 @@ public final class Director: @unchecked Sendable {
             }
             var rings = [try PacketRing(interface: client, side: .client, geometry: geometry, filter: sockFilter,
                                         fanoutGroup: fanoutGroup(0), fanout: fanout)]
-            var tx = [try FrameTransmitter(interface: client)]
+            var tx = [try FrameTransmitter(interface: client, bypassQdisc: options.bypassQdisc)]
             if !oneArmed {
                 rings.append(try PacketRing(interface: server, side: .server, geometry: geometry, filter: sockFilter,
                                             fanoutGroup: fanoutGroup(1), fanout: fanout))
-                tx.append(try FrameTransmitter(interface: server))
+                tx.append(try FrameTransmitter(interface: server, bypassQdisc: options.bypassQdisc))
             }
             let links = [try LinkFrames(device: client.device, mac: client.mac, vlan: client.vlan),
                          try LinkFrames(device: server.device, mac: server.mac, vlan: server.vlan)]

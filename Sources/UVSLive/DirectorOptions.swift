@@ -18,6 +18,10 @@ public struct DirectorOptions: Sendable {
     public var readyFile: String?
     /// Seconds between the counters log lines (0 = never).
     public var statsInterval = 10
+    /// Send straight to the driver (PACKET_QDISC_BYPASS), as fast AF_PACKET forwarders do;
+    /// off: frames go through the qdisc (tc egress, shaping) and tcpdump on the director's
+    /// own interfaces sees them.
+    public var bypassQdisc = true
     public init(rulesPath: String, interface: String) {
         self.rulesPath = rulesPath; self.interface = interface
     }

@@ -59,9 +59,9 @@ struct PacketRing {
 struct FrameTransmitter {
     var tx = uvs_tx()
 
-    init(interface: NetworkInterface, batch: UInt32 = 512) throws(LiveError) {
+    init(interface: NetworkInterface, bypassQdisc: Bool, batch: UInt32 = 256) throws(LiveError) {
         var err = [CChar](repeating: 0, count: 256)
-        if uvs_tx_open(&tx, interface.index, batch, &err, 256) != 0 {
+        if uvs_tx_open(&tx, interface.index, batch, bypassQdisc ? 1 : 0, &err, 256) != 0 {
             throw LiveError("\(interface.name): transmit socket: \(cText(err))")
         }
     }

@@ -24,13 +24,14 @@ public enum DropReason: Int, CaseIterable, Sendable {
          badIPv6Header, truncatedTCP, truncatedUDP, truncatedICMP, badICMPChecksum,
          noDestination, destinationUnavailable, connectionTableFull, ttlExceeded, mtuExceeded,
          tunnelMTUTooSmall, reuseWithConntrack, icmpNotHandled, fragmentedICMPv6, unknownNeighbour,
-         fragmentTimeout, fragmentMemoryFull, badFragment
+         fragmentTimeout, fragmentMemoryFull, badFragment, badIPv4Checksum
 
     public var name: String {
         switch self {
         case .truncatedEthernet: "truncated-ethernet"
         case .truncatedIPv4: "truncated-ipv4"
         case .badIPv4Header: "bad-ipv4-header"
+        case .badIPv4Checksum: "bad-ipv4-checksum"
         case .badIPv4Length: "bad-ipv4-length"
         case .truncatedIPv6: "truncated-ipv6"
         case .badIPv6Header: "bad-ipv6-header"
@@ -140,6 +141,8 @@ public enum PacketParser {
         guard vihl >> 4 == 4, ihl >= 20 else { return .drop(.badIPv4Header) }
         let total = Int(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: l3 + 2, as: UInt16.self)))
         guard total >= ihl, l3 + total <= len else { return .drop(.badIPv4Length) }
+        // ip_rcv drops a header whose checksum does not verify, before IPVS sees it.
+        guard Checksum.compute(p + l3, ihl) == 0 else { return .drop(.badIPv4Checksum) }
         out.isV6 = false
         out.ipHdrLen = ihl
         out.ipLen = total

@@ -31,6 +31,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("sysctl"), help: "KEY=VAL engine sysctl (repeatable).") var sysctls: [String] = []
     @Option(name: .customLong("ready-file"), help: "Create this file once the director is running.") var readyFile: String?
     @Option(name: .customLong("stats-interval"), help: "Seconds between counter log lines (0: never).") var statsInterval = 10
+    @Flag(name: .customLong("qdisc-bypass"), inversion: .prefixedNo,
+          help: "Send past the qdisc (fast; tc egress and tcpdump on the director's interfaces do not see uvsd's frames).")
+    var qdiscBypass = true
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() throws {
@@ -49,6 +52,7 @@ struct RunCommand: ParsableCommand {
         o.sysctls = sysctls
         o.readyFile = readyFile
         o.statsInterval = statsInterval
+        o.bypassQdisc = qdiscBypass
         Director.blockSignals()
         do {
             let d = try Director(o, logger: log)

@@ -6,8 +6,18 @@ struct ParserTests {
         var f: [UInt8] = [2, 0, 0, 0, 0xD0, 1, 2, 0, 0, 0, 0xC1, 1, 0x08, 0x00]
         f += [0x45, 0, 0, 44, 0, 1, 0x40, 0, 64, 6, 0, 0, 203, 0, 113, 1, 192, 0, 2, 100]
         f += [0x9C, 0x41, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xFA, 0xF0, 0, 0, 0, 0, 2, 4, 5, 0xB4]
-        return f
+        return withHeaderChecksum(f, l3: 14)
     }()
+
+    /// Fills in the IPv4 header checksum (the parser drops headers that do not verify).
+    static func withHeaderChecksum(_ frame: [UInt8], l3: Int) -> [UInt8] {
+        var f = frame
+        let ihl = Int(f[l3] & 0x0F) * 4
+        f[l3 + 10] = 0; f[l3 + 11] = 0
+        let c = f[l3..<(l3 + ihl)].withUnsafeBytes { Checksum.compute($0.baseAddress!, ihl) }
+        f[l3 + 10] = UInt8(c >> 8); f[l3 + 11] = UInt8(c & 0xFF)
+        return f
+    }
 
     func parse(_ f: [UInt8]) -> (ParseResult, ParsedPacket) {
         var p = ParsedPacket()
@@ -48,6 +58,9 @@ struct ParserTests {
         f = Self.syn
         f[46] = 0x40          // TCP data offset 4 words
         #expect(parse(f).0 == .drop(.truncatedTCP))
+        f = Self.syn
+        f[22] = 63            // TTL changed, header checksum not: ip_rcv drops it
+        #expect(parse(f).0 == .drop(.badIPv4Checksum))
     }
 
     @Test func ethernetPaddingIsNotPacket() {

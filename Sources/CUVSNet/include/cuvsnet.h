@@ -70,7 +70,9 @@ typedef struct uvs_tx {
     uint64_t sent, errors;
 } uvs_tx;
 
-int uvs_tx_open(uvs_tx *t, int ifindex, unsigned cap, char *err, size_t errlen);
+/* bypass_qdisc: PACKET_QDISC_BYPASS (straight to the driver: no qdisc, no tc egress, and
+ * taps such as tcpdump on this interface do not see the frames). */
+int uvs_tx_open(uvs_tx *t, int ifindex, unsigned cap, int bypass_qdisc, char *err, size_t errlen);
 void uvs_tx_flush(uvs_tx *t);
 void uvs_tx_close(uvs_tx *t);
 static inline void uvs_tx_add(uvs_tx *t, void *frame, unsigned len) {
