@@ -11,7 +11,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.27.0", traits: ["MallocInterposer"]),
     ],
@@ -26,10 +25,7 @@ let package = Package(
         // Raw frame views, parsing, checksums: the small unsafe layer everything else stands on.
         .target(name: "UVSPacket"),
         // The pure, deterministic IPVS engine (no I/O; clock and randomness injected).
-        .target(name: "UVSEngine", dependencies: [
-            "UVSPacket",
-            .product(name: "HeapModule", package: "swift-collections"),
-        ]),
+        .target(name: "UVSEngine", dependencies: ["UVSPacket"]),
         // ipvsadm grammar and listings.
         .target(name: "UVSControl", dependencies: ["UVSEngine", "UVSPacket"]),
         // I/O edges: capture files, replay driver.

@@ -52,6 +52,10 @@ func run(mode: String, n: Int) {
                 let c = UInt32(k + 1)
                 syn[27] = UInt8(c >> 16); syn[28] = UInt8((c >> 8) & 0xFF); syn[29] = UInt8(c & 0xFF); syn[34] = UInt8(0x80 | (c >> 24))
                 syn.withUnsafeBytes { (mem + 128).copyMemory(from: $0.baseAddress!, byteCount: 60) }
+                // A valid header checksum for the new source (what a sender would have written).
+                let ip = mem + 128 + 14
+                ip.storeBytes(of: 0, toByteOffset: 10, as: UInt16.self)
+                ip.storeBytes(of: Checksum.ipv4Header20(ip).bigEndian, toByteOffset: 10, as: UInt16.self)
             } else {
                 (mem + 128).copyMemory(from: all.baseAddress! + i * 60, byteCount: 60)
                 i = i + 1 == flows ? 0 : i + 1

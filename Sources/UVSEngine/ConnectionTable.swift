@@ -1,4 +1,3 @@
-import HeapModule
 import UVSPacket
 
 /// The connection table: a slab of fixed-size entries, a chained hash index keyed by the
@@ -12,7 +11,7 @@ public struct ConnectionTable {
     @usableFromInline var buckets: ContiguousArray<Int32> = []
     @usableFromInline var mask: UInt32 = 0
     @usableFromInline var freeHead: Int32 = -1
-    @usableFromInline var timers = Heap<Timer>() { didSet { nextDue = timers.min?.expires ?? .max } }
+    @usableFromInline var timers = TimerQueue<Timer>() { didSet { nextDue = timers.min?.expires ?? .max } }
     /// Expiry of the earliest armed timer (Int64.max when none): one compare per packet.
     public private(set) var nextDue: Nanos = .max
     @usableFromInline let seed: UInt32
@@ -24,8 +23,10 @@ public struct ConnectionTable {
         var expires: Nanos
         var slot: Int32
         var generation: UInt32
-        @usableFromInline static func < (a: Timer, b: Timer) -> Bool { a.expires < b.expires }
-        @usableFromInline static func == (a: Timer, b: Timer) -> Bool { a.expires == b.expires }
+        @usableFromInline static func < (a: Timer, b: Timer) -> Bool {
+            a.expires < b.expires || (a.expires == b.expires && a.slot < b.slot)
+        }
+        @usableFromInline static func == (a: Timer, b: Timer) -> Bool { a.expires == b.expires && a.slot == b.slot }
     }
 
     /// `initialCapacity` slots are allocated up front; the table doubles up to `limit`.

@@ -50,7 +50,10 @@ public struct Engine {
     public var topology: Topology
     public internal(set) var services: [VirtualService] = []
     var schedulers: [(any Scheduler)?] = []
-    var serviceIndex: [ServiceKey: Int32] = [:]
+    var serviceIndex: [ServiceKey: Int32] = [:] { didSet { serviceCache.removeAll() } }
+    /// Recent packet-path service lookups (direct-mapped): a new connection to a known VIP
+    /// skips hashing the key through the dictionary. Cleared whenever services change.
+    var serviceCache = ServiceCache()
     var port0Services = 0
     var ftpServices = 0
     public internal(set) var dests = ContiguousArray<RealServer>()

@@ -198,7 +198,7 @@ extension Engine {
 
     /// Packet-path service lookup, first hit wins (spec §1.1; fwmark services come later).
 
-    func lookupService(_ pkt: ParsedPacket) -> Int32? {
+    mutating func lookupService(_ pkt: ParsedPacket) -> Int32? {
         if !marks.isEmpty {
             let m = mark(pkt)
             if m != 0, let s = serviceIndex[ServiceKey(fwmark: m, v6: pkt.isV6)] { return s }
@@ -206,8 +206,13 @@ extension Engine {
         return lookupService(proto: pkt.proto, addr: pkt.dst, port: pkt.dport)
     }
 
-    func lookupService(proto: UInt8, addr: IPAddr, port: UInt16) -> Int32? {
-        if let s = serviceIndex[ServiceKey(proto: proto, addr: addr, port: port)] { return s }
+    mutating func lookupService(proto: UInt8, addr: IPAddr, port: UInt16) -> Int32? {
+        let key = ServiceKey(proto: proto, addr: addr, port: port)
+        if let s = serviceCache[key] { return s }
+        if let s = serviceIndex[key] {
+            serviceCache[key] = s
+            return s
+        }
         if proto == IPProto.tcp && ftpServices > 0 && (port == 20 || port >= 1024),
            let s = serviceIndex[ServiceKey(proto: proto, addr: addr, port: 21)] {
             return s

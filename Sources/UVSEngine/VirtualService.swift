@@ -24,6 +24,14 @@ public struct ServiceKey: Hashable, Sendable {
         proto = 0; addr = v6 ? .zero6 : .zero4; port = 0; self.fwmark = fwmark; isV6 = v6
     }
     public var isFwmark: Bool { fwmark != 0 }
+
+    /// One word into the hasher instead of five fields: the service lookup of every new
+    /// connection hashes a key (equality still compares every field).
+    @inlinable public func hash(into h: inout Hasher) {
+        var x = addr.hi &* 0x9E37_79B9_7F4A_7C15 ^ addr.lo
+        x ^= (UInt64(port) << 48 | UInt64(proto) << 40 | UInt64(fwmark)) &* 0xC2B2_AE3D_27D4_EB4F
+        h.combine(x)
+    }
 }
 
 /// A virtual service (kernel: ip_vs_service).
