@@ -11,7 +11,7 @@ reps=${1:-3}
 swift build -c release --product uvsd >/dev/null
 for traffic in existing new; do
   echo "== $traffic flows, 1 worker"
-  "$limit" --reps "$reps" --traffic "$traffic" --forwarder uvsd1='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit)'
+  "$limit" --reps "$reps" --traffic "$traffic" --forwarder uvsd1='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit|uvsd1 )'
   echo "== $traffic flows, 2 workers"
-  "$limit" --reps "$reps" --traffic "$traffic" --fwd-cpus 0,1 --forwarder uvsd2='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit)'
+  "$limit" --reps "$reps" --traffic "$traffic" --fwd-cpus 0,1 --forwarder uvsd2='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit|uvsd2 )'
 done
