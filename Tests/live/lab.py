@@ -11,6 +11,7 @@ DR servers carry the VIP on lo with arp_ignore=1/arp_announce=2. Everything live
 namespaces this lab creates (unique prefix) and removes, even on failure.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ SERVER_NET = "10.10.2"
 RS_ADDRS = [f"{SERVER_NET}.{11 + i}" for i in range(3)]
 DIP_CLIENT = f"{CLIENT_NET}.254"
 DIP_SERVER = f"{SERVER_NET}.254"
+ONE_ARMED_VIP = f"{SERVER_NET}.100"
 
 
 def sh(*args, check=True, capture=True, timeout=30, **kw):
@@ -33,8 +35,12 @@ def sh(*args, check=True, capture=True, timeout=30, **kw):
 
 
 class Lab:
-    def __init__(self, mode="dr", servers=3, root=None):
+    def __init__(self, mode="dr", servers=3, root=None, one_armed=False):
         self.mode = mode
+        # One-armed: clients, director and real servers share the bridge (10.10.2.0/24) and
+        # the VIP is ONE_ARMED_VIP; the director's only link is d1.
+        self.one_armed = one_armed
+        self.vip = ONE_ARMED_VIP if one_armed else VIP
         self.prefix = f"uvs{os.getpid() % 100000}"
         self.ns = {n: f"{self.prefix}-{n}" for n in ["cl", "lb", "sw"] + [f"rs{i + 1}" for i in range(servers)]}
         self.servers = servers
@@ -78,18 +84,27 @@ class Lab:
             sh("ip", "netns", "add", n)
         for n in self.ns:
             self.ip(n, "link", "set", "lo", "up")
-        # client link
-        self.ip("cl", "link", "add", "eth0", "address", "02:00:0a:0a:01:01", "type", "veth", "peer", "name", "d0",
-                "netns", self.ns["lb"])
-        self.ip("lb", "link", "set", "d0", "address", "02:00:0a:0a:01:fe")
-        for i in range(1, 9):
-            self.ip("cl", "addr", "add", f"{CLIENT_NET}.{i}/24", "dev", "eth0")
-        self.ip("cl", "link", "set", "eth0", "up")
-        self.ip("lb", "addr", "add", f"{DIP_CLIENT}/24", "dev", "d0")
-        self.ip("lb", "link", "set", "d0", "up")
-        # switch with the director's server side and the real servers
         self.ip("sw", "link", "add", "br0", "type", "bridge")
         self.ip("sw", "link", "set", "br0", "up")
+        if self.one_armed:
+            # clients on the bridge, beside the director and the real servers
+            self.ip("cl", "link", "add", "eth0", "address", "02:00:0a:0a:01:01", "type", "veth", "peer", "name",
+                    "p-cl", "netns", self.ns["sw"])
+            self.ip("sw", "link", "set", "p-cl", "master", "br0", "up")
+            for i in range(1, 9):
+                self.ip("cl", "addr", "add", f"{SERVER_NET}.{i}/24", "dev", "eth0")
+            self.ip("cl", "link", "set", "eth0", "up")
+        else:
+            # client link
+            self.ip("cl", "link", "add", "eth0", "address", "02:00:0a:0a:01:01", "type", "veth", "peer", "name", "d0",
+                    "netns", self.ns["lb"])
+            self.ip("lb", "link", "set", "d0", "address", "02:00:0a:0a:01:fe")
+            for i in range(1, 9):
+                self.ip("cl", "addr", "add", f"{CLIENT_NET}.{i}/24", "dev", "eth0")
+            self.ip("cl", "link", "set", "eth0", "up")
+            self.ip("lb", "addr", "add", f"{DIP_CLIENT}/24", "dev", "d0")
+            self.ip("lb", "link", "set", "d0", "up")
+        # switch with the director's server side and the real servers
         self.ip("lb", "link", "add", "d1", "address", "02:00:0a:0a:02:fe", "type", "veth", "peer", "name", "p-lb",
                 "netns", self.ns["sw"])
         self.ip("lb", "addr", "add", f"{DIP_SERVER}/24", "dev", "d1")
@@ -104,13 +119,13 @@ class Lab:
             self.ip(rs, "link", "set", "eth0", "up")
             self.ip(rs, "route", "add", "default", "via", DIP_SERVER)
             if self.mode == "dr":
-                self.ip(rs, "addr", "add", f"{VIP}/32", "dev", "lo")
+                self.ip(rs, "addr", "add", f"{self.vip}/32", "dev", "lo")
                 self.sysctl(rs, "net.ipv4.conf.all.arp_ignore", 1)
                 self.sysctl(rs, "net.ipv4.conf.all.arp_announce", 2)
                 self.sysctl(rs, "net.ipv4.conf.eth0.arp_ignore", 1)
                 self.sysctl(rs, "net.ipv4.conf.eth0.arp_announce", 2)
         self.sysctl("lb", "net.ipv4.ip_forward", 1)
-        for k in ["all", "default", "d0", "d1"]:
+        for k in ["all", "default", "d1"] + ([] if self.one_armed else ["d0"]):
             self.sysctl("lb", f"net.ipv4.conf.{k}.rp_filter", 0)
         # no IPv6 DAD delays or router solicitations to wait for
         for n in self.ns:
@@ -183,7 +198,8 @@ class Lab:
             raise RuntimeError("uvsd is not built (swift build)")
         return max(paths, key=os.path.getmtime)
 
-    def start_uvsd(self, rules, extra=(), one_armed=False, workers=1, interface="d0"):
+    def start_uvsd(self, rules, extra=(), workers=1, interface=None):
+        interface = interface or ("d1" if self.one_armed else "d0")
         self.rules_path = os.path.join(self.tmp, "rules")
         with open(self.rules_path, "w") as f:
             f.write(rules)
@@ -193,7 +209,7 @@ class Lab:
         args = [self.uvsd_path(), "run", "--rules", self.rules_path, "--interface", interface,
                 "--control", self.control, "--ready-file", ready, "--workers", str(workers),
                 "--ring-blocks", "4", "--stats-interval", "1"]
-        if not one_armed:
+        if not self.one_armed:
             args += ["--server-interface", "d1"]
         self.uvsd = self.spawn("lb", *args, *extra, log=self.uvsd_log)
         deadline = time.time() + 20
@@ -204,6 +220,20 @@ class Lab:
                 raise RuntimeError(f"uvsd not ready: {self.log()}")
             time.sleep(0.05)
         return self.uvsd
+
+    def host_state(self):
+        """The director namespace's links, addresses, routes, neighbours' permanent entries
+        and tc state, as text: uvsd must leave it exactly as it found it."""
+        out = []
+        for cmd in (["ip", "-d", "link"], ["ip", "addr"], ["ip", "route"], ["ip", "neigh", "show", "nud", "permanent"]):
+            text = self.run("lb", *cmd).stdout
+            # carrier comes and goes with the peers (not ours to compare)
+            text = re.sub(r"NO-CARRIER,|,LOWER_UP| state \w+", "", text)
+            out.append(text)
+        for dev in ["d0", "d1"]:
+            out.append(self.run("lb", "tc", "qdisc", "show", "dev", dev, check=False).stdout)
+            out.append(self.run("lb", "tc", "filter", "show", "dev", dev, "ingress", check=False).stdout)
+        return "\n".join(out)
 
     def log(self):
         with open(self.uvsd_log) as f:
@@ -223,14 +253,14 @@ class Lab:
 
     # ---- clients ----
     def curl(self, path, src=None, timeout=10):
-        args = ["curl", "-s", "--max-time", str(timeout), "-o", "-", f"http://{VIP}/{path}"]
+        args = ["curl", "-s", "--max-time", str(timeout), "-o", "-", f"http://{self.vip}/{path}"]
         if src:
             args[1:1] = ["--interface", src]
         r = self.run("cl", *args, check=False, timeout=timeout + 5)
         return r.returncode, r.stdout
 
     def curl_bytes(self, path, src=None, timeout=20):
-        args = ["curl", "-s", "--max-time", str(timeout), "-o", "-", f"http://{VIP}/{path}"]
+        args = ["curl", "-s", "--max-time", str(timeout), "-o", "-", f"http://{self.vip}/{path}"]
         if src:
             args[1:1] = ["--interface", src]
         r = subprocess.run(["ip", "netns", "exec", self.ns["cl"], *args], capture_output=True, timeout=timeout + 5)
