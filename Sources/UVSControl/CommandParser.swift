@@ -138,9 +138,52 @@ public enum CommandParser {
     static func fail(_ m: String, _ status: Int32 = 2) -> CommandError { CommandError(m, status: status) }
     static let tryHint = "Try `ipvsadm -h' or 'ipvsadm --help' for more information."
 
+    static let commandLetters: Set<Character> = ["A", "E", "D", "C", "L", "l", "a", "d", "e", "R", "S", "Z", "h", "v"]
+    static let valueLetters: Set<Character> = ["t", "u", "f", "s", "r", "w", "x", "y", "M", "b", "p"]
+    static let flagLetters: Set<Character> = ["6", "o", "g", "i", "m", "c", "n", "X"]
+
+    /// popt's short-option clusters: `-Lnc` is `-L -n -c`, and an option that takes a value
+    /// takes the rest of the cluster (`-t10.0.0.1:80`). A cluster with a letter that is no
+    /// option there stays whole, so the error names it as popt does (`-LE` → invalid option
+    /// `-LE').
+    static func expandClusters(_ words: [String]) throws(CommandError) -> [String] {
+        var out: [String] = []
+        for (n, w) in words.enumerated() {
+            guard w.count > 2, w.hasPrefix("-"), !w.hasPrefix("--"), Int(w) == nil else { out.append(w); continue }
+            let letters = Array(w.dropFirst())
+            var parts: [String] = []
+            var ok = true
+            var k = 0
+            while k < letters.count {
+                let c = letters[k]
+                if n == 0 && k == 0 && commandLetters.contains(c) {
+                    parts.append("-\(c)")
+                } else if valueLetters.contains(c) {
+                    parts.append("-\(c)")
+                    if k + 1 < letters.count { parts.append(String(letters[(k + 1)...])) }
+                    break
+                } else if flagLetters.contains(c) {
+                    parts.append("-\(c)")
+                } else {
+                    ok = false
+                    break
+                }
+                k += 1
+            }
+            if ok {
+                out += parts
+            } else if n == 0 && commandLetters.contains(letters[0]) {
+                throw fail("invalid option `\(w)'", 2)
+            } else {
+                out.append(w)
+            }
+        }
+        return out
+    }
+
     /// Parses the words of one command line (without the program name).
     public static func parse(_ words: [String]) throws(CommandError) -> IPVSCommand {
-        var args = words.filter { $0 != "ipvsadm" }
+        var args = try expandClusters(words.filter { $0 != "ipvsadm" })
         if args.isEmpty { return .list(ListOptions()) }
         var st = State()
         // The first word must be a command (spec §6.10 item 2).

@@ -183,3 +183,19 @@ struct MarksFileTests {
         #expect(message("-A PREROUTING -t mangle -p tcp --dport 90:80 -j MARK --set-mark 1") == "m:1: bad port or range '90:80'")
     }
 }
+
+/// popt's short-option clusters, as the seeds use them (`ipvsadm -Lnc`).
+struct OptionClusterTests {
+    @Test func clustersExpand() throws {
+        guard case .list(let o) = try CommandParser.parse(["-Lnc"]) else { Issue.record("not -L"); return }
+        #expect(o.numeric && o.connections)
+        guard case .addService(let s) = try CommandParser.parse(["-At10.0.0.1:80", "-swrr"]) else { Issue.record("not -A"); return }
+        #expect(s.key.port == 80 && s.scheduler == "wrr")
+    }
+
+    @Test func clusterErrorsNameTheCluster() {
+        #expect(throws: CommandError("invalid option `-LE'", status: 2)) { try CommandParser.parse(["-LE"]) }
+        #expect(throws: CommandError("invalid option `-nq'", status: 2)) { try CommandParser.parse(["-L", "-nq"]) }
+        #expect { try CommandParser.parse(["-nL"]) } throws: { ($0 as? CommandError)?.status == 255 }
+    }
+}

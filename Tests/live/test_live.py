@@ -339,6 +339,38 @@ class Control(LiveTestCase):
             lab.uvsadm("-Z")
             self.assertRegex(lab.uvsadm("-L", "-n", "--stats").stdout, rf"TCP  {re.escape(VIP)}:80\s+0\s+0\s+0\s+0\s+0\n")
 
+    def test_seed_command_lines_verbatim(self):
+        with Lab("dr") as lab:
+            lab.start_uvsd("")
+            env = dict(os.environ, UVS_CONTROL=lab.control, PATH=os.path.dirname(lab.uvsd_path()) + ":" + os.environ["PATH"])
+            sysconfig = os.path.join(lab.tmp, "ipvsadm")
+            with open(sysconfig, "w") as f:
+                f.write(f"# /etc/sysconfig/ipvsadm\n-A -t {VIP}:22\n-A -t {VIP}:2972 -p\n-A -t {VIP}:9671\n"
+                        f"# the end\n-D -t {VIP}:9671\n--set 1200 0 0\n")
+            script = f"""set -e
+                uvsadm -A -t 10.0.0.5:25 -s lblc -p
+                uvsadm -a -t 10.0.0.5:25 -r 10.0.1.5 -m
+                grep -v '^#' {sysconfig} | uvsadm -R
+                uvsadm -A -t 130.88.203.1:80 -s wlc -p
+                for i in $(seq 1 200); do uvsadm -a -t 130.88.203.1:80 -r 130.88.204.$i:80 -g -w 1000; done
+                """
+            r = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            listing = lab.uvsadm("-L", "-n").stdout
+            self.assertIn("TCP  10.0.0.5:25 lblc persistent 360\n  -> 10.0.1.5:25                  Masq    1      0          0", listing)
+            self.assertIn(f"TCP  {VIP}:2972 wlc persistent 360\n", listing)
+            self.assertIn(f"TCP  {VIP}:22 wlc\n", listing)
+            self.assertNotIn(":9671", listing)
+            self.assertEqual(len(re.findall(r"-> 130\.88\.204\.\d+:80 +Route +1000 ", listing)), 200)
+            self.assertEqual(lab.uvsadm().stdout, lab.uvsadm("-L").stdout, "no arguments = -L")
+            self.assertEqual(lab.uvsadm("-L", "--timeout").stdout, "Timeout (tcp tcpfin udp): 1200 120 300\n")
+            self.assertEqual(lab.uvsadm("-Lnc").stdout,
+                             "IPVS connection entries\npro expire state       source             virtual            destination\n")
+            rate = lab.uvsadm("-L", "-n", "--rate", "-t", "10.0.0.5:25").stdout
+            self.assertTrue(rate.startswith("Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n"), rate)
+            e = lab.uvsadm("-L", "-t", "10.9.9.9:80", check=False)
+            self.assertEqual((e.returncode, e.stderr), (1, "No such service\n"))
+
     def test_concurrent_clients_during_traffic(self):
         with Lab("nat") as lab:
             lab.start_http_servers(payload_bytes=1024)
