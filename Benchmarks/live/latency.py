@@ -71,7 +71,7 @@ RECEIVER = r'''
 import socket, struct, sys, select, time
 iface, n = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind((iface, 0))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_TIMESTAMPNS, 1)
+s.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
 print("ready", flush=True)
 got = {}
