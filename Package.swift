@@ -25,7 +25,9 @@ let package = Package(
         // Raw frame views, parsing, checksums: the small unsafe layer everything else stands on.
         .target(name: "UVSPacket"),
         // The pure, deterministic IPVS engine (no I/O; clock and randomness injected).
-        .target(name: "UVSEngine", dependencies: ["UVSPacket"]),
+        // A prefetch hint, so the engine can look ahead across a batch of frames.
+        .target(name: "CPrefetch"),
+        .target(name: "UVSEngine", dependencies: ["UVSPacket", "CPrefetch"]),
         // ipvsadm grammar and listings.
         .target(name: "UVSControl", dependencies: ["UVSEngine", "UVSPacket"]),
         // I/O edges: capture files, replay driver.

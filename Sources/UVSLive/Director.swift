@@ -22,6 +22,7 @@ public final class Director: @unchecked Sendable {
     var workers: [Worker] = []
     var guards: [IngressGuard] = []
     var control: ControlServer?
+    var userSecondsAtReady = 0.0
 
     /// Control-plane state, under `lock`: the configuration every worker's engine follows.
     let lock = Lock()
@@ -216,12 +217,19 @@ public final class Director: @unchecked Sendable {
         for w in workers { w.start() }
         announceVIPs(selection.vips)
         control = try ControlServer(path: options.controlPath, director: self)
+        userSecondsAtReady = Self.userSeconds()
         if let f = options.readyFile { let fd = creat(f, 0o644); if fd >= 0 { close(fd) } }
         log.info("uvsd running", metadata: [
             "client": "\(client)", "server": "\(oneArmed ? "(one-armed)" : server.description)",
             "workers": "\(options.workers)", "services": "\(config.services.filter(\.live).count)",
             "vips": "\(selection.vips.map(\.description).joined(separator: ","))",
         ])
+    }
+
+    static func userSeconds() -> Double {
+        var ru = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &ru)
+        return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
     }
 
     static func allowedCPUs() -> [Int] {
@@ -315,11 +323,13 @@ public final class Director: @unchecked Sendable {
         for w in workers { w.join() }
         workers.removeAll()
         tearDown()
-        // For ../shared/limit: PACKET_STATISTICS and user CPU time.
-        var ru = rusage()
-        getrusage(Int32(RUSAGE_SELF.rawValue), &ru)
-        let user = Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
-        writeText("uvsd stopped: received=\(totals.received) sent=\(totals.sent) tp_packets=\(totals.received) tp_drops=\(totals.ringDrops) user_s=\(user)\n", to: 1)
+        // For ../shared/limit: PACKET_STATISTICS and user CPU time (all of it, and since the
+        // director was ready, per frame received).
+        let user = Self.userSeconds()
+        let running = user - userSecondsAtReady
+        let perFrame = totals.received > 0 ? Int(running * 1e9 / Double(totals.received)) : 0
+        writeText("uvsd stopped: received=\(totals.received) sent=\(totals.sent) tp_packets=\(totals.received) "
+                  + "tp_drops=\(totals.ringDrops) user_s=\(user) user_ns_per_frame_after_ready=\(perFrame)\n", to: 1)
     }
 
     /// Undoes setup: tc filters, control socket, ready file. Safe after a partial start.

@@ -115,8 +115,25 @@ struct WorkerState {
         blockHigh = blockLow! + Int(rings[i].ring.block_size)
         let t = now()
         var h = uvs_block_first(bd)!
+        // Lookahead (see Engine.prefetchBucket): buckets 4 frames ahead, entries 2 ahead.
+        // `far` is frame n + 4 and `near` frame n + 2; the first frames are primed here.
+        var far = h, near = h
+        var k: UInt32 = 0
+        while k < 4 && k < count {
+            prefetch(far, stage: 1)
+            far = uvs_frame_next(far)
+            k += 1
+        }
+        k = 0
+        while k < 2 && k < count {
+            prefetch(near, stage: 2)
+            near = uvs_frame_next(near)
+            k += 1
+        }
         var n: UInt32 = 0
         while n < count {
+            if n + 4 < count { prefetch(far, stage: 1); far = uvs_frame_next(far) }
+            if n + 2 < count { prefetch(near, stage: 2); near = uvs_frame_next(near) }
             n += 1
             // Everything needed from the frame's tpacket3_hdr is read first: from then on the
             // header's bytes are the frame's headroom.
@@ -148,6 +165,13 @@ struct WorkerState {
     }
 
     static let segmentHeadroom = 128
+
+    @inline(__always)
+    func prefetch(_ frame: UnsafeMutablePointer<tpacket3_hdr>, stage: Int) {
+        let data = UnsafeRawPointer(uvs_frame_data(frame)!)
+        let len = Int(uvs_frame_snaplen(frame))
+        if stage == 1 { engine.prefetchBucket(data, len) } else { engine.prefetchEntry(data, len) }
+    }
 
     @inline(__always)
     mutating func handle(_ p: UnsafeMutableRawPointer, _ len: Int, headroom: Int, side: Side, at t: Nanos) {
