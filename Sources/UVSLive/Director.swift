@@ -33,6 +33,7 @@ public final class Director: @unchecked Sendable {
     /// its own lock: workers report to it while the control plane may wait for them.
     let neighbourLock = Lock()
     var neighbours: [IPAddr: MACAddr] = [:]
+    var reachability: [IPAddr: NeighbourState] = [:]
     var clientGateway: IPAddr?
 
     public init(_ options: DirectorOptions, logger: Logger) throws(LiveError) {
@@ -162,9 +163,12 @@ public final class Director: @unchecked Sendable {
             neighbours[gw] = m
         }
         for r in Self.realServers(config) {
-            let m = kernel.first { $0.addr == r && $0.ifindex == server.index }?.mac
-            topo.neighbours[r] = m ?? .zero   // zero: resolved by ARP/ND when first needed
-            if let m { neighbours[r] = m }
+            let e = kernel.first { $0.addr == r && $0.ifindex == server.index }
+            topo.neighbours[r] = e?.mac ?? .zero   // zero: resolved by ARP/ND when first needed
+            if let e {
+                neighbours[r] = e.mac
+                reachability[r] = NeighbourState(confirmed: uvs_monotonic_ns(), permanent: e.permanent)
+            }
         }
         if config.dests.contains(where: { $0.method == .tunnel }) && dip4 == .zero4 {
             throw LiveError("tunnel (-i) real servers need an IPv4 address on \(server.device) as the tunnel source")
@@ -256,9 +260,20 @@ public final class Director: @unchecked Sendable {
 
     // MARK: neighbours
 
-    /// A worker learned a MAC: tell every worker once.
-    func learned(_ addr: IPAddr, _ mac: MACAddr, side: Side) {
+    /// What the director knows of a next hop's reachability (server side).
+    struct NeighbourState {
+        var confirmed: UInt64
+        var probed: UInt64? = nil
+        var permanent = false
+    }
+
+    /// A worker heard from a neighbour (ARP/ND): tell every worker once if its MAC is new.
+    func learned(_ addr: IPAddr, _ mac: MACAddr, side: Side, confirmed: Bool = true, permanent: Bool = false) {
+        let now = uvs_monotonic_ns()
         let changed = neighbourLock.with { () -> Bool in
+            if confirmed || permanent || reachability[addr] == nil {
+                reachability[addr] = NeighbourState(confirmed: now, permanent: permanent)
+            }
             if neighbours[addr] == mac { return false }
             neighbours[addr] = mac
             return true
@@ -271,9 +286,41 @@ public final class Director: @unchecked Sendable {
     /// Picks up changes in the kernel's neighbour table (e.g. an operator's `ip neigh replace`).
     func refreshNeighbours() {
         let kernel = KernelNeighbours.dump()
-        let wanted = neighbourLock.with { Array(neighbours.keys) } + lock.with { Self.realServers(config) }
+        let wanted = Set(neighbourLock.with { Array(neighbours.keys) } + lock.with { Self.realServers(config) })
         for e in kernel where e.ifindex == server.index && wanted.contains(e.addr) {
-            learned(e.addr, e.mac, side: .server)
+            learned(e.addr, e.mac, side: .server, confirmed: false, permanent: e.permanent)
+        }
+    }
+
+    /// Real servers not heard from for `neighbourReachable` seconds are asked again; one
+    /// that stays silent 3 s more is forgotten: its frames then wait for it (bounded) and
+    /// are dropped and counted, while everything else keeps flowing.
+    func ageNeighbours() {
+        let now = uvs_monotonic_ns()
+        let reachable = UInt64(options.neighbourReachable) * 1_000_000_000
+        let servers = Set(lock.with { Self.realServers(config) })
+        var ask: [IPAddr] = [], forget: [IPAddr] = []
+        neighbourLock.with {
+            for (a, st) in reachability where !st.permanent && servers.contains(a) && neighbours[a] != nil {
+                if let p = st.probed {
+                    if now - p > 3_000_000_000 { forget.append(a) }
+                } else if now - st.confirmed > reachable {
+                    reachability[a]!.probed = now
+                    ask.append(a)
+                }
+            }
+            for a in forget {
+                neighbours[a] = nil
+                reachability[a] = nil
+            }
+        }
+        if let w = workers.first, !ask.isEmpty {
+            let addrs = ask
+            w.post { s in for a in addrs { s.ask(a, side: .server) } }
+        }
+        for a in forget {
+            log.warning("real server \(a) stopped answering ARP/ND: its frames wait for it, then are dropped")
+            for w in workers { w.post { $0.neighbourLost(a) } }
         }
     }
 
@@ -302,6 +349,7 @@ public final class Director: @unchecked Sendable {
                 lastNeigh = now
                 refreshNeighbours()
             }
+            ageNeighbours()
         }
         stop()
     }

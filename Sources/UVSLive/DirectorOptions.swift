@@ -22,6 +22,9 @@ public struct DirectorOptions: Sendable {
     /// off: frames go through the qdisc (tc egress, shaping) and tcpdump on the director's
     /// own interfaces sees them.
     public var bypassQdisc = true
+    /// Seconds a neighbour's MAC is trusted without hearing from it; then it is asked again,
+    /// and forgotten if it does not answer within 3 s (the kernel's base_reachable_time).
+    public var neighbourReachable = 30
     public init(rulesPath: String, interface: String) {
         self.rulesPath = rulesPath; self.interface = interface
     }

@@ -4,7 +4,11 @@ import UVSPacket
 /// The host kernel's neighbour table and default route, read over rtnetlink: the first
 /// source of real-server and gateway MACs (permanent entries included).
 enum KernelNeighbours {
-    struct Entry { var ifindex: Int32; var addr: IPAddr; var mac: MACAddr }
+    struct Entry {
+        var ifindex: Int32; var addr: IPAddr; var mac: MACAddr
+        /// NUD_PERMANENT or NUD_NOARP: configured, never aged.
+        var permanent: Bool
+    }
 
     private final class Collector { var entries: [Entry] = [] }
 
@@ -17,7 +21,7 @@ enum KernelNeighbours {
             guard let ctx, let addr, let mac, state & 0x21 == 0 else { return }
             let a = family == 2 ? IPAddr.load(v4: addr) : IPAddr.load(v6: addr)
             let c = Unmanaged<Collector>.fromOpaque(ctx).takeUnretainedValue()
-            c.entries.append(Entry(ifindex: ifindex, addr: a, mac: MACAddr.load(mac)))
+            c.entries.append(Entry(ifindex: ifindex, addr: a, mac: MACAddr.load(mac), permanent: state & 0xC0 != 0))
         }, ctx)
         return c.entries
     }

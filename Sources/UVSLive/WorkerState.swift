@@ -332,6 +332,11 @@ struct WorkerState {
         flush()
     }
 
+    /// A real server stopped answering: its MAC is no longer used; frames for it wait.
+    mutating func neighbourLost(_ addr: IPAddr) {
+        if engine.dests.contains(where: { $0.addr == addr }) { engine.setNeighbour(addr, .zero) }
+    }
+
     // MARK: ARP and ND for the VIPs
 
     mutating func arp(_ p: UnsafeMutableRawPointer, _ len: Int, side: Side) {

@@ -34,6 +34,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("qdisc-bypass"), inversion: .prefixedNo,
           help: "Send past the qdisc (fast; tc egress and tcpdump on the director's interfaces do not see uvsd's frames).")
     var qdiscBypass = true
+    @Option(name: .customLong("neighbour-reachable"),
+            help: "Seconds a neighbour's MAC is used without hearing from it before it is asked again (forgotten 3 s later without an answer).")
+    var neighbourReachable = 30
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func run() throws {
@@ -53,6 +56,7 @@ struct RunCommand: ParsableCommand {
         o.readyFile = readyFile
         o.statsInterval = statsInterval
         o.bypassQdisc = qdiscBypass
+        o.neighbourReachable = max(1, neighbourReachable)
         Director.blockSignals()
         do {
             let d = try Director(o, logger: log)

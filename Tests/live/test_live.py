@@ -285,6 +285,22 @@ class Faults(LiveTestCase):
             answers = [lab.curl("name", src=f"{CLIENT_NET}.{i}", timeout=2) for i in (7, 8)]
             self.assertIn((0, "rs1"), answers)
 
+    def test_real_server_that_stops_answering_arp(self):
+        with Lab("dr", servers=2) as lab:
+            lab.start_http_servers(payload_bytes=1024)
+            rules = f"-A -t {VIP}:80 -s rr\n" + "".join(f"-a -t {VIP}:80 -r {r}:80 -g\n" for r in RS_ADDRS[:2])
+            lab.start_uvsd(rules, extra=["--neighbour-reachable", "2"])
+            self.assertEqual(sorted(self.requests(lab, 4)), ["rs1", "rs1", "rs2", "rs2"])
+            lab.ip("rs1", "link", "set", "eth0", "arp", "off")
+            time.sleep(7)  # 2 s unconfirmed, asked, 3 s without an answer: forgotten
+            self.assertIn(f"real server {RS_ADDRS[0]} stopped answering ARP", lab.log())
+            answers = [lab.curl("name", src=f"{CLIENT_NET}.{i}", timeout=2) for i in range(1, 5)]
+            self.assertEqual([a for a in answers if a[0] == 0], [(0, "rs2")] * 2, answers)
+            time.sleep(4)
+            drops = dict(l.split() for l in lab.uvsadm("--drops").stdout.splitlines())
+            self.assertGreater(int(drops["neighbour-unresolved"]), 0)
+            self.assertIsNone(lab.uvsd.poll())
+
     def test_malformed_frames_are_counted_not_fatal(self):
         with Lab("dr") as lab:
             lab.start_http_servers(payload_bytes=1024)
