@@ -94,6 +94,16 @@ struct ReplayOutput {
 
     /// Writes the frames of the last `process` call.
     mutating func record(_ engine: borrowing Engine, time: Nanos) {
+        if trackFlows && !fromServers && engine.pendingCount == 1, let idx = sameAsLastTime(engine) {
+            // The common case: one more packet of a flow on the connection already
+            // attributed to it, forwarded whole: two counts and the frame.
+            let f = engine.pending[0]
+            flows.withUnsafeMutableBufferPointer { Self.count(&$0[idx]) }
+            inputFlow = idx
+            toServers.write(UnsafeRawBufferPointer(start: f.bytes, count: f.count), time: time)
+            serverFrames += 1
+            return
+        }
         resolveFlow(engine)
         for i in 0..<engine.pendingCount {
             let f = engine.pending[i]
@@ -107,6 +117,37 @@ struct ReplayOutput {
                 clientFrames += 1
             }
         }
+    }
+
+    @inline(__always)
+    static func count(_ flow: inout Flow) {
+        flow.nIn += 1
+        flow.nOut += 1
+    }
+
+    /// The flow of the single frame just sent to a server, when that frame is a whole
+    /// (unfragmented) packet of the connection last attributed to the flow, to the same
+    /// real server: exactly the case where `resolveFlow` + `attribute` only add to counts.
+    func sameAsLastTime(_ engine: borrowing Engine) -> Int? {
+        let f = engine.pending[0]
+        guard f.side == .server, f.conn >= 0, Int(f.conn) < flowOfSlot.count else { return nil }
+        let idx = Int(flowOfSlot[Int(f.conn)]) - 1
+        guard idx >= 0 else { return nil }
+        let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
+        guard f.count > l3 else { return nil }
+        if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 {
+            guard f.count >= l3 + 8,
+                  UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self)) & 0x3FFF == 0 else { return nil }
+        }
+        let daddr = engine.conns.withEntry(f.conn) { $0.pointee.daddr }
+        let k = engine.lastFlow
+        // Read in place: a copy of the flow would retain its arrays.
+        let same = flows.withUnsafeBufferPointer { b -> Bool in
+            let fl = b.baseAddress! + idx
+            return fl.pointee.lastConn == f.conn && fl.pointee.moreServers.isEmpty && fl.pointee.server0 == daddr
+                && k.proto != 0 && fl.pointee.key == k
+        }
+        return same ? idx : nil
     }
 
     /// How a frame towards the servers was forwarded, from its connection. A later
