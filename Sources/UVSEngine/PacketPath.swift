@@ -182,7 +182,7 @@ extension Engine {
         return verdict
     }
 
-    func shouldReschedule(_ ci: Int32) -> Bool {
+    mutating func shouldReschedule(_ ci: Int32) -> Bool {  // mutating: called in place (a non-mutating call copies the engine)
         let (dest, control, proto, s, flags) = conns.withEntry(ci) { c in
             (c.pointee.dest, c.pointee.control, c.pointee.proto, c.pointee.state, c.pointee.flags)
         }

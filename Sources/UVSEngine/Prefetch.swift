@@ -18,13 +18,13 @@ extension Engine {
     }
 
     /// Stage 1: the hash bucket of this frame's connection.
-    public func prefetchBucket(_ p: UnsafeRawPointer, _ len: Int) {
+    public mutating func prefetchBucket(_ p: UnsafeRawPointer, _ len: Int) {
         guard let (a, port, proto) = prefetchKey(p, len) else { return }
         conns.prefetchBucket(a, port, proto)
     }
 
     /// Stage 2: the first entry of the bucket (its cache lines).
-    public func prefetchEntry(_ p: UnsafeRawPointer, _ len: Int) {
+    public mutating func prefetchEntry(_ p: UnsafeRawPointer, _ len: Int) {
         guard let (a, port, proto) = prefetchKey(p, len) else { return }
         conns.prefetchEntry(a, port, proto)
     }
@@ -32,13 +32,13 @@ extension Engine {
 
 extension ConnectionTable {
     @inline(__always)
-    func prefetchBucket(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) {
+    mutating func prefetchBucket(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) {
         let b = Int(bucket(addr, port, proto))
         buckets.withUnsafeBufferPointer { uvs_prefetch($0.baseAddress! + b) }
     }
 
     @inline(__always)
-    func prefetchEntry(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) {
+    mutating func prefetchEntry(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) {
         let i = buckets[Int(bucket(addr, port, proto))]
         guard i >= 0 else { return }
         slots.withUnsafeBufferPointer { s in

@@ -144,7 +144,7 @@ public struct Replay {
                 var buf = PacketBuffer(base: mem, capacity: capacity, start: PacketBuffer.headroom, length: len)
                 sink.noteInput()
                 _ = engine.process(&buf, from: .client, at: t)
-                sink.record(engine, time: t)
+                sink.record(&engine, time: t)
             }
             if let rr = repliesReader {
                 var first: Nanos? = nil
@@ -159,7 +159,7 @@ public struct Replay {
                     sink.inputFlow = -1
                     sink.fromServers = true
                     _ = engine.process(&buf, from: .server, at: t)
-                    sink.record(engine, time: t)
+                    sink.record(&engine, time: t)
                 }
                 last += Self.settle
             }

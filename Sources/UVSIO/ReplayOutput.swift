@@ -63,7 +63,7 @@ struct ReplayOutput {
     }
 
     /// Finds (or creates) the flow of the frame just processed.
-    mutating func resolveFlow(_ engine: borrowing Engine) {
+    mutating func resolveFlow(_ engine: inout Engine) {
         guard trackFlows else { return }
         let k = engine.lastFlow
         guard k.proto != 0, !fromServers else { return }
@@ -93,8 +93,9 @@ struct ReplayOutput {
     }
 
     /// Writes the frames of the last `process` call.
-    mutating func record(_ engine: borrowing Engine, time: Nanos) {
-        if trackFlows && !fromServers && engine.pendingCount == 1, let idx = sameAsLastTime(engine) {
+    /// (`inout`: the engine is used in place; passing it as a value copied it per frame.)
+    mutating func record(_ engine: inout Engine, time: Nanos) {
+        if trackFlows && !fromServers && engine.pendingCount == 1, let idx = sameAsLastTime(&engine) {
             // The common case: one more packet of a flow on the connection already
             // attributed to it, forwarded whole: two counts and the frame.
             let f = engine.pending[0]
@@ -104,14 +105,14 @@ struct ReplayOutput {
             serverFrames += 1
             return
         }
-        resolveFlow(engine)
+        resolveFlow(&engine)
         for i in 0..<engine.pendingCount {
             let f = engine.pending[i]
             let frame = UnsafeRawBufferPointer(start: f.bytes, count: f.count)
             if f.side == .server {
                 toServers.write(frame, time: time)
                 serverFrames += 1
-                if trackFlows && inputFlow >= 0 && f.conn >= 0 { attribute(f, engine) }
+                if trackFlows && inputFlow >= 0 && f.conn >= 0 { attribute(f, &engine) }
             } else {
                 toClients.write(frame, time: time)
                 clientFrames += 1
@@ -128,7 +129,7 @@ struct ReplayOutput {
     /// The flow of the single frame just sent to a server, when that frame is a whole
     /// (unfragmented) packet of the connection last attributed to the flow, to the same
     /// real server: exactly the case where `resolveFlow` + `attribute` only add to counts.
-    func sameAsLastTime(_ engine: borrowing Engine) -> Int? {
+    mutating func sameAsLastTime(_ engine: inout Engine) -> Int? {
         let f = engine.pending[0]
         guard f.side == .server, f.conn >= 0, Int(f.conn) < flowOfSlot.count else { return nil }
         let idx = Int(flowOfSlot[Int(f.conn)]) - 1
@@ -152,7 +153,7 @@ struct ReplayOutput {
 
     /// How a frame towards the servers was forwarded, from its connection. A later
     /// fragment carries no inner header and is not attributed (as in the oracle).
-    mutating func attribute(_ f: PendingFrame, _ engine: borrowing Engine) {
+    mutating func attribute(_ f: PendingFrame, _ engine: inout Engine) {
         let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
         let c = engine.conns[f.conn]
         if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 {

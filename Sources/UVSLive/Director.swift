@@ -429,7 +429,7 @@ public final class Director: @unchecked Sendable {
         let edge = edgeCounters()
         let drops = dropReport().filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let conns = snaps.reduce(0) { $0 + $1.connections }
-        log.info("counters: received=\(edge.received) sent=\(edge.sent) connections=\(conns) arp-replies=\(edge.arpReplies) drops: \(drops.isEmpty ? "none" : drops)")
+        log.info("counters: received=\(edge.received) sent=\(edge.sent) staged=\(edge.staged) connections=\(conns) arp-replies=\(edge.arpReplies) drops: \(drops.isEmpty ? "none" : drops)")
     }
 }
 

@@ -2,6 +2,8 @@
 public struct EdgeCounters: Sendable {
     public var received: UInt64 = 0
     public var sent: UInt64 = 0
+    /// Frames copied before sending (built by the engine, or by uvsd: not in the ring).
+    public var staged: UInt64 = 0
     /// GRO/GSO super-packets cut back into wire-sized segments.
     public var segmented: UInt64 = 0
     /// Frames longer than the ring's frame slot (snaplen < length).
@@ -24,7 +26,7 @@ public struct EdgeCounters: Sendable {
 
     public static func + (a: EdgeCounters, b: EdgeCounters) -> EdgeCounters {
         var r = a
-        r.received &+= b.received; r.sent &+= b.sent; r.segmented &+= b.segmented; r.truncated &+= b.truncated; r.otherVLAN &+= b.otherVLAN
+        r.received &+= b.received; r.sent &+= b.sent; r.segmented &+= b.segmented; r.staged &+= b.staged; r.truncated &+= b.truncated; r.otherVLAN &+= b.otherVLAN
         r.arpReplies &+= b.arpReplies; r.neighbourAdvertisements &+= b.neighbourAdvertisements
         r.neighbourQueued &+= b.neighbourQueued; r.neighbourQueueFull &+= b.neighbourQueueFull
         r.neighbourUnresolved &+= b.neighbourUnresolved; r.transmitErrors &+= b.transmitErrors

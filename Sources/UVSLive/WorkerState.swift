@@ -166,8 +166,10 @@ struct WorkerState {
 
     static let segmentHeadroom = 128
 
+    /// Mutating on purpose: it reaches the engine in place (a non-mutating call copied the
+    /// whole engine value per frame).
     @inline(__always)
-    func prefetch(_ frame: UnsafeMutablePointer<tpacket3_hdr>, stage: Int) {
+    mutating func prefetch(_ frame: UnsafeMutablePointer<tpacket3_hdr>, stage: Int) {
         let data = UnsafeRawPointer(uvs_frame_data(frame)!)
         let len = Int(uvs_frame_snaplen(frame))
         if stage == 1 { engine.prefetchBucket(data, len) } else { engine.prefetchEntry(data, len) }
@@ -210,6 +212,7 @@ struct WorkerState {
     /// Copies a frame into the staging area (flushing first when it is full).
     mutating func stage(_ p: UnsafeMutableRawPointer, _ len: Int) -> UnsafeMutableRawPointer? {
         guard len <= Self.stagingSize else { counters.transmitErrors &+= 1; return nil }
+        counters.staged &+= 1
         let aligned = (len + 63) & ~63
         if stagingUsed + aligned > Self.stagingSize { flush() }
         let d = staging + stagingUsed
