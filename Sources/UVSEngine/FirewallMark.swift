@@ -35,7 +35,7 @@ public struct MarkRule: Sendable, Equatable {
 
 extension Engine {
     /// The mark the rules give a packet (0 = none).
-    func mark(_ pkt: ParsedPacket) -> UInt32 {
+    mutating func mark(_ pkt: ParsedPacket) -> UInt32 {  // mutating: in place, no engine copy per packet
         var m: UInt32 = 0
         for r in marks where r.matches(proto: pkt.proto, src: pkt.src, dst: pkt.dst, sport: pkt.sport,
                                        dport: pkt.dport, hasPorts: pkt.hasPorts) {

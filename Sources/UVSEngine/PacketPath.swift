@@ -303,7 +303,7 @@ extension Engine {
         return .connection(ci)
     }
 
-    func templateValid(_ ti: Int32) -> Bool {
+    mutating func templateValid(_ ti: Int32) -> Bool {  // mutating: in place, no engine copy per packet
         let d = conns[ti].dest
         guard d >= 0, dests[Int(d)].available else { return false }
         if sysctls.expireQuiescentTemplate && dests[Int(d)].weight == 0 { return false }
