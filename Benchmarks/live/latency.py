@@ -20,6 +20,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "Tests", "live"))
+from frames import csum  # noqa: E402  (the live tests' frame helpers)
 LIMIT = os.path.join(ROOT, "..", "shared", "limit")
 NS = {k: f"uvslat{os.getpid() % 10000}-{k}" for k in ("gen", "lb", "sink")}
 MAC = {"g0": "02:00:00:00:00:01", "l0": "02:00:00:00:01:01", "l1": "02:00:00:00:02:01", "s0": "02:00:00:00:02:02"}
@@ -32,15 +34,6 @@ def sh(*a, check=True):
 
 def nsx(ns, *a, **kw):
     return sh("ip", "netns", "exec", NS[ns], *a, **kw)
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def probe(k):

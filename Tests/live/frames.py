@@ -70,4 +70,5 @@ def main():
     s.send(eth(director, src_mac, 0x0800, syn("10.10.1.8", vip, 40008)))
 
 
-main()
+if __name__ == "__main__":
+    main()
