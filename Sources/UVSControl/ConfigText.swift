@@ -1,6 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The line format shared by rules and marks files: one command a line, blanks separate
 /// words (no shell quoting), `#` starts a comment.
 public enum ConfigText {
+    /// A whole (text) file, nil when it cannot be read.
+    public static func read(_ path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+        }
+        if ferror(f) != 0 { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// The words of every line, in order (index = line number − 1); comment-only and blank
     /// lines give no words.
     public static func lines(_ text: String) -> [[String]] {

@@ -8,16 +8,20 @@ public enum ControlClient {
         public let description: String
     }
 
+    /// The address of a control socket, nil when the path does not fit.
+    public static func socketAddress(_ path: String) -> sockaddr_un? {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &addr.sun_path) { b in for (i, c) in path.utf8.enumerated() { b[i] = c } }
+        return addr
+    }
+
     public static func send(_ req: ControlProtocol.Request, to path: String) -> Result<ControlProtocol.Response, Failure> {
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { return .failure(Failure(description: String(cString: strerror(errno)))) }
         defer { close(s) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        guard path.utf8.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            return .failure(Failure(description: "socket path too long"))
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { b in for (i, c) in path.utf8.enumerated() { b[i] = c } }
+        guard var addr = socketAddress(path) else { return .failure(Failure(description: "socket path too long")) }
         let r = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }

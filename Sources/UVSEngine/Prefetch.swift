@@ -17,29 +17,30 @@ extension Engine {
         return (IPAddr.load(v4: p + 26), UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 34, as: UInt16.self)), proto)
     }
 
-    /// Stage 1: the hash bucket of this frame's connection.
-    public mutating func prefetchBucket(_ p: UnsafeRawPointer, _ len: Int) {
-        guard let (a, port, proto) = prefetchKey(p, len) else { return }
-        conns.prefetchBucket(a, port, proto)
+    /// Stage 1: the hash bucket of this frame's connection; returns the bucket for stage 2
+    /// (-1 when the frame is not one the fast path looks up).
+    public mutating func prefetchBucket(_ p: UnsafeRawPointer, _ len: Int) -> Int32 {
+        guard let (a, port, proto) = prefetchKey(p, len) else { return -1 }
+        return conns.prefetchBucket(a, port, proto)
     }
 
-    /// Stage 2: the first entry of the bucket (its cache lines).
-    public mutating func prefetchEntry(_ p: UnsafeRawPointer, _ len: Int) {
-        guard let (a, port, proto) = prefetchKey(p, len) else { return }
-        conns.prefetchEntry(a, port, proto)
+    /// Stage 2: the first entry of that bucket (its cache lines), once the bucket has arrived.
+    public mutating func prefetchEntry(bucket: Int32) {
+        if bucket >= 0 { conns.prefetchEntry(bucket: Int(bucket)) }
     }
 }
 
 extension ConnectionTable {
     @inline(__always)
-    mutating func prefetchBucket(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) {
+    mutating func prefetchBucket(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) -> Int32 {
         let b = Int(bucket(addr, port, proto))
         buckets.withUnsafeBufferPointer { uvs_prefetch($0.baseAddress! + b) }
+        return Int32(b)
     }
 
     @inline(__always)
-    mutating func prefetchEntry(_ addr: IPAddr, _ port: UInt16, _ proto: UInt8) {
-        let i = buckets[Int(bucket(addr, port, proto))]
+    mutating func prefetchEntry(bucket b: Int) {
+        let i = buckets[b]
         guard i >= 0 else { return }
         slots.withUnsafeBufferPointer { s in
             let e = UnsafeRawPointer(s.baseAddress! + Int(i))

@@ -50,7 +50,7 @@ public struct Replay {
     /// beyond what was already in OUTDIR).
     public func run() throws(Failure) -> (Summary, Engine) {
         let o = options
-        guard let rulesText = readFile(o.rulesPath) else { throw Failure("\(o.rulesPath): cannot read the rules file") }
+        guard let rulesText = ConfigText.read(o.rulesPath) else { throw Failure("\(o.rulesPath): cannot read the rules file") }
         var sysctls = Sysctls()
         for s in o.sysctls {
             do { try sysctls.set(s) } catch { throw Failure("--sysctl \(s): \(error)") }
@@ -108,7 +108,7 @@ public struct Replay {
         }
         var engine = Engine(topology: topo, sysctls: sysctls)
         if let m = o.marksPath {
-            guard let text = readFile(m) else { throw Failure("\(m): cannot read the marks file") }
+            guard let text = ConfigText.read(m) else { throw Failure("\(m): cannot read the marks file") }
             do { engine.marks = try MarksFile.parse(text, file: m) } catch { throw Failure(error.description) }
         }
         for (line, c) in commands {
@@ -247,19 +247,6 @@ public struct Replay {
         } catch { throw Failure(error.description) }
         return found
     }
-}
-
-func readFile(_ path: String) -> String? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var data = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, f)
-        if n <= 0 { break }
-        data.append(contentsOf: chunk[0..<n])
-    }
-    return String(decoding: data, as: UTF8.self)
 }
 
 func writeFile(_ path: String, _ text: String) -> Bool {

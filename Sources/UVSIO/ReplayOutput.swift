@@ -134,12 +134,7 @@ struct ReplayOutput {
         guard f.side == .server, f.conn >= 0, Int(f.conn) < flowOfSlot.count else { return nil }
         let idx = Int(flowOfSlot[Int(f.conn)]) - 1
         guard idx >= 0 else { return nil }
-        let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
-        guard f.count > l3 else { return nil }
-        if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 {
-            guard f.count >= l3 + 8,
-                  UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self)) & 0x3FFF == 0 else { return nil }
-        }
+        if let fo = Self.ipv4Fragmentation(f), fo & 0x3FFF != 0 { return nil }
         let daddr = engine.conns.withEntry(f.conn) { $0.pointee.daddr }
         let k = engine.lastFlow
         // Read in place: a copy of the flow would retain its arrays.
@@ -151,17 +146,20 @@ struct ReplayOutput {
         return same ? idx : nil
     }
 
+    /// The flags and offset field of an IPv4 frame (untagged or 802.1Q), nil for anything else.
+    static func ipv4Fragmentation(_ f: PendingFrame) -> UInt16? {
+        let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
+        guard f.count >= l3 + 8, f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 else { return nil }
+        return UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self))
+    }
+
     /// How a frame towards the servers was forwarded, from its connection. A later
     /// fragment carries no inner header and is not attributed (as in the oracle).
     mutating func attribute(_ f: PendingFrame, _ engine: inout Engine) {
-        let l3 = f.count > 18 && f.bytes.load(fromByteOffset: 12, as: UInt16.self) == EtherType.vlan.bigEndian ? 18 : 14
         let c = engine.conns[f.conn]
-        if f.bytes.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 {
-            // As the oracle's analysis: a fragment shows no ports (not attributed), except
-            // the first fragment of a tunnel packet, whose inner header is whole.
-            let fo = UInt16(bigEndian: f.bytes.loadUnaligned(fromByteOffset: l3 + 6, as: UInt16.self))
-            if fo & 0x1FFF != 0 || (fo & 0x2000 != 0 && c.method != .tunnel) { return }
-        }
+        // As the oracle's analysis: a fragment shows no ports (not attributed), except the
+        // first fragment of a tunnel packet, whose inner header is whole.
+        if let fo = Self.ipv4Fragmentation(f), fo & 0x1FFF != 0 || (fo & 0x2000 != 0 && c.method != .tunnel) { return }
         if flows[inputFlow].lastConn == f.conn && flows[inputFlow].server0 == c.daddr && flows[inputFlow].moreServers.isEmpty {
             flows[inputFlow].nOut += 1
             return

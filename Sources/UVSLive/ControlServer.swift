@@ -19,12 +19,11 @@ final class ControlServer: @unchecked Sendable {
     init(path: String, director: Director) throws(LiveError) {
         self.path = path
         self.director = director
-        guard path.utf8.count < 108 else { throw LiveError("control socket path too long: \(path)") }
+        guard var addr = ControlClient.socketAddress(path) else { throw LiveError("control socket path too long: \(path)") }
         if Self.someoneListens(path) { throw LiveError("\(path): another uvsd is already serving this control socket") }
         unlink(path)
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw LiveError("control socket: \(String(cString: strerror(errno)))") }
-        var addr = Self.address(path)
         let old = umask(0o077)
         let r = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -43,20 +42,11 @@ final class ControlServer: @unchecked Sendable {
         }, arg)
     }
 
-    static func address(_ path: String) -> sockaddr_un {
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { b in
-            for (i, c) in path.utf8.enumerated() { b[i] = c }
-        }
-        return addr
-    }
-
     static func someoneListens(_ path: String) -> Bool {
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard s >= 0 else { return false }
         defer { Glibc.close(s) }
-        var addr = address(path)
+        guard var addr = ControlClient.socketAddress(path) else { return false }
         return withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         } == 0

@@ -70,12 +70,12 @@ public final class Director: @unchecked Sendable {
     /// errors as `FILE:N: message`.
     static func loadConfiguration(_ o: DirectorOptions, topology: Topology, sysctls: Sysctls)
         throws(LiveError) -> (Engine, [MarkRule]) {
-        guard let text = readTextFile(o.rulesPath) else { throw LiveError("\(o.rulesPath): cannot read the rules file") }
+        guard let text = ConfigText.read(o.rulesPath) else { throw LiveError("\(o.rulesPath): cannot read the rules file") }
         var e = Engine(topology: topology, sysctls: sysctls, initialConnections: 16)
         do { try Rules.load(text, file: o.rulesPath, into: &e) } catch { throw LiveError(error.description) }
         var marks: [MarkRule] = []
         if let m = o.marksPath {
-            guard let t = readTextFile(m) else { throw LiveError("\(m): cannot read the marks file") }
+            guard let t = ConfigText.read(m) else { throw LiveError("\(m): cannot read the marks file") }
             do { marks = try MarksFile.parse(t, file: m) } catch { throw LiveError(error.description) }
         }
         e.marks = marks
@@ -365,11 +365,6 @@ public final class Director: @unchecked Sendable {
 
     func stop() {
         let totals = edgeCounters()
-        stopFlag.set()
-        control?.close()
-        control = nil
-        for w in workers { w.join() }
-        workers.removeAll()
         tearDown()
         // For ../shared/limit: PACKET_STATISTICS and user CPU time (all of it, and since the
         // director was ready, per frame received).
@@ -431,18 +426,4 @@ public final class Director: @unchecked Sendable {
         let conns = snaps.reduce(0) { $0 + $1.connections }
         log.info("counters: received=\(edge.received) sent=\(edge.sent) staged=\(edge.staged) connections=\(conns) arp-replies=\(edge.arpReplies) drops: \(drops.isEmpty ? "none" : drops)")
     }
-}
-
-func readTextFile(_ path: String) -> String? {
-    guard let f = fopen(path, "r") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        out += buf[..<n]
-    }
-    if ferror(f) != 0 { return nil }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -26,10 +26,6 @@ enum KernelNeighbours {
         return c.entries
     }
 
-    static func lookup(_ addr: IPAddr, ifindex: Int32) -> MACAddr? {
-        dump().first { $0.addr == addr && $0.ifindex == ifindex }?.mac
-    }
-
     static func defaultGateway4(ifindex: Int32) -> IPAddr? {
         var gw: UInt32 = 0
         guard uvs_default_gateway4(ifindex, &gw) == 0, gw != 0 else { return nil }

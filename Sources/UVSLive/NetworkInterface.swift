@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import UVSControl
 import UVSPacket
 
 /// A link uvsd works on: a device, or VLAN N on a trunk when `--interface trunk.N` names
@@ -90,13 +91,7 @@ extension IPAddr {
 
 /// Contents of a small text file (sysfs, procfs) without the trailing newline.
 func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buf = [UInt8](repeating: 0, count: 4096)
-    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-    guard n >= 0 else { return nil }
-    var s = String(decoding: buf[..<n], as: UTF8.self)
+    guard var s = ConfigText.read(path) else { return nil }
     while s.last == "\n" { s.removeLast() }
     return s
 }

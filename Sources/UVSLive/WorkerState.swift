@@ -115,25 +115,25 @@ struct WorkerState {
         blockHigh = blockLow! + Int(rings[i].ring.block_size)
         let t = now()
         var h = uvs_block_first(bd)!
-        // Lookahead (see Engine.prefetchBucket): buckets 4 frames ahead, entries 2 ahead.
-        // `far` is frame n + 4 and `near` frame n + 2; the first frames are primed here.
-        var far = h, near = h
+        // Lookahead (see Engine.prefetchBucket): frame n + 4's bucket, frame n + 2's entry,
+        // the buckets kept by frame number modulo 4 between the two stages.
+        var far = h
+        var buckets = SIMD4<Int32>(repeating: -1)
         var k: UInt32 = 0
         while k < 4 && k < count {
-            prefetch(far, stage: 1)
+            buckets[Int(k)] = prefetchBucket(far)
             far = uvs_frame_next(far)
             k += 1
         }
         k = 0
         while k < 2 && k < count {
-            prefetch(near, stage: 2)
-            near = uvs_frame_next(near)
+            engine.prefetchEntry(bucket: buckets[Int(k)])
             k += 1
         }
         var n: UInt32 = 0
         while n < count {
-            if n + 4 < count { prefetch(far, stage: 1); far = uvs_frame_next(far) }
-            if n + 2 < count { prefetch(near, stage: 2); near = uvs_frame_next(near) }
+            if n + 4 < count { buckets[Int(n & 3)] = prefetchBucket(far); far = uvs_frame_next(far) }
+            if n + 2 < count { engine.prefetchEntry(bucket: buckets[Int((n + 2) & 3)]) }
             n += 1
             // Everything needed from the frame's tpacket3_hdr is read first: from then on the
             // header's bytes are the frame's headroom.
@@ -169,10 +169,8 @@ struct WorkerState {
     /// Mutating on purpose: it reaches the engine in place (a non-mutating call copied the
     /// whole engine value per frame).
     @inline(__always)
-    mutating func prefetch(_ frame: UnsafeMutablePointer<tpacket3_hdr>, stage: Int) {
-        let data = UnsafeRawPointer(uvs_frame_data(frame)!)
-        let len = Int(uvs_frame_snaplen(frame))
-        if stage == 1 { engine.prefetchBucket(data, len) } else { engine.prefetchEntry(data, len) }
+    mutating func prefetchBucket(_ frame: UnsafeMutablePointer<tpacket3_hdr>) -> Int32 {
+        engine.prefetchBucket(UnsafeRawPointer(uvs_frame_data(frame)!), Int(uvs_frame_snaplen(frame)))
     }
 
     @inline(__always)
