@@ -15,6 +15,8 @@ public enum IPVSCommand: Equatable, Sendable {
     case deleteServer(ServiceKey, IPAddr, UInt16)
     case zero(ServiceKey?)
     case setTimeouts(tcp: Int, tcpfin: Int, udp: Int)
+    case startDaemon(SyncDaemonConfig)
+    case stopDaemon(SyncDaemonConfig.Role)
     case list(ListOptions)
     case save(numeric: Bool)
     case restore
@@ -133,6 +135,7 @@ public enum CommandParser {
         var tunCsum = TunnelChecksum.none
         var list = ListOptions()
         var setValues: [Int] = []
+        var daemon = SyncDaemonConfig(role: .master)
     }
 
     static func fail(_ m: String, _ status: Int32 = 2) -> CommandError { CommandError(m, status: status) }
@@ -204,7 +207,14 @@ public enum CommandParser {
         case "-h", "--help": return .help
         case "-v", "--version": return .version
         case "--start-daemon", "--stop-daemon":
-            throw fail("sync daemons are not supported by this uvs build", 2)
+            let start = first == "--start-daemon"
+            st.cmd = start ? .startDaemon : .stopDaemon
+            // popt: the argument is required; without it only the hint.
+            guard !args.isEmpty else { throw fail(tryHint, 255) }
+            guard let role = SyncDaemonConfig.Role(rawValue: args.removeFirst()) else {
+                throw fail(start ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
+            }
+            st.daemon.role = role
         default:
             throw fail(tryHint, 255)
         }
@@ -334,6 +344,34 @@ public enum CommandParser {
             case "--tun-nocsum": try set(.tunNocsum); st.tunCsum = .none
             case "--tun-csum": try set(.tunCsum); st.tunCsum = .csum
             case "--tun-remcsum": try set(.tunRemcsum); st.tunCsum = .remcsum
+            case "--mcast-interface":
+                try set(.mcastInterface)
+                st.daemon.interface = String(try value(a).prefix(15))
+            case "--syncid":
+                try set(.syncid)
+                guard let n = UInt8(try value(a)) else { throw fail("illegal syncid specified") }
+                st.daemon.syncID = n
+            case "--mcast-group":
+                try set(.mcastGroup)
+                let v = try value(a)
+                let v6 = v.contains(":")
+                guard let g = IPAddr(v), g.isV4 != v6,
+                      v6 ? g.hi >> 56 == 0xFF : g.v4 >> 28 == 0xE else {
+                    throw fail("invalid IPv\(v6 ? 6 : 4) mcast-group `\(v)'")
+                }
+                st.daemon.group = g
+            case "--mcast-port":
+                try set(.mcastPort)
+                guard let n = UInt16(try value(a)), n > 0 else { throw fail("illegal mcast-port specified") }
+                st.daemon.port = n
+            case "--mcast-ttl":
+                try set(.mcastTTL)
+                guard let n = UInt8(try value(a)), n > 0 else { throw fail("illegal mcast-ttl specified") }
+                st.daemon.ttl = n
+            case "--sync-maxlen":
+                try set(.syncMaxlen)
+                guard let n = Int(try value(a)), n >= 1, n <= 65535 - 28 else { throw fail("illegal sync-maxlen specified") }
+                st.daemon.maxlen = n
             case "-c", "--connection": try set(.connection); st.list.connections = true
             case "--timeout": try set(.timeout); st.list.timeouts = true
             case "--daemon": try set(.daemon); st.list.daemons = true
@@ -347,6 +385,11 @@ public enum CommandParser {
             case "--nosort": try set(.nosort); st.list.nosort = true
             case "--sort": break
             default:
+                // A second command is an unknown option to popt; one that takes an argument
+                // has consumed it, and popt names that word (spec §6.10 item 2).
+                if (a == "--start-daemon" || a == "--stop-daemon") && i + 1 < args.count {
+                    throw fail("invalid option `\(args[i + 1])'", 2)
+                }
                 if a.hasPrefix("-") {
                     throw fail("invalid option `\(a)'", 2)
                 }
@@ -436,7 +479,8 @@ public enum CommandParser {
         case .save: return .save(numeric: st.list.numeric)
         case .restore: return .restore
         case .zero: return .zero(st.key)
-        case .startDaemon, .stopDaemon: throw fail("sync daemons are not supported by this uvs build")
+        case .startDaemon: return .startDaemon(st.daemon)
+        case .stopDaemon: return .stopDaemon(st.daemon.role)
         }
     }
 

@@ -133,7 +133,7 @@ public enum Listing {
         if o.timeouts {
             return "Timeout (tcp tcpfin udp): \(e.timeouts.established) \(e.timeouts.finWait) \(e.timeouts.udp)\n"
         }
-        if o.daemons { return "" }
+        if o.daemons { return e.syncDaemons.map(\.listing).joined() }
         if o.connections { return connections(e, o) }
         var out = ""
         if o.service == nil { out += "IP Virtual Server version 1.2.1 (size=\(e.tableSizeReported))\n" }

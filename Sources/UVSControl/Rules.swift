@@ -25,9 +25,15 @@ public enum Rules {
         return out
     }
 
-    /// Applies one configuration command.
-    public static func apply(_ cmd: IPVSCommand, to e: inout Engine) throws(IPVSError) {
+    /// Applies one configuration command. Sync daemons start on the interfaces `links`
+    /// knows (nil: no such device); without `links` daemon commands are left to the caller.
+    public static func apply(_ cmd: IPVSCommand, to e: inout Engine,
+                             links: ((String) -> SyncLink?)? = nil) throws(IPVSError) {
         switch cmd {
+        case .startDaemon(let d):
+            if let links { try e.startSyncDaemon(d, link: links(d.interface)) }
+        case .stopDaemon(let role):
+            if links != nil { try e.stopSyncDaemon(role) }
         case .addService(let s): try e.addService(s)
         case .editService(let s): try e.editService(s)
         case .deleteService(let k): try e.deleteService(k)
@@ -42,11 +48,12 @@ public enum Rules {
     }
 
     /// Loads a rules file into a fresh engine configuration: all or nothing.
-    public static func load(_ text: String, file: String, into e: inout Engine) throws(FileError) {
+    public static func load(_ text: String, file: String, into e: inout Engine,
+                            links: ((String) -> SyncLink?)? = nil) throws(FileError) {
         let cmds = try parse(text, file: file)
         for (line, cmd) in cmds {
             do {
-                try apply(cmd, to: &e)
+                try apply(cmd, to: &e, links: links)
             } catch {
                 throw FileError(file: file, line: line, message: error.description)
             }

@@ -19,7 +19,7 @@ public enum TemplateState: UInt8 {
     case none = 0, assured = 1
 }
 
-/// One entry of the connection table (kernel: ip_vs_conn). 96 bytes.
+/// One entry of the connection table (kernel: ip_vs_conn). 104 bytes.
 public struct Connection: Sendable {
     public var caddr: IPAddr
     public var vaddr: IPAddr
@@ -30,6 +30,8 @@ public struct Connection: Sendable {
     public var proto: UInt8
     /// TCPState raw value, UDP 0, or TemplateState for templates.
     public var state: UInt8
+    /// The state last sent by the sync master (kernel: old_state).
+    public var oldState: UInt8
     public var flags: UInt32
     /// Current timeout in milliseconds, applied on every refresh.
     public var timeoutMs: UInt32
@@ -46,7 +48,7 @@ public struct Connection: Sendable {
 
     public init() {
         caddr = .zero4; vaddr = .zero4; daddr = .zero4
-        cport = 0; vport = 0; dport = 0; proto = 0; state = 0; flags = 0; timeoutMs = 0; expires = 0
+        cport = 0; vport = 0; dport = 0; proto = 0; state = 0; oldState = 0; flags = 0; timeoutMs = 0; expires = 0
         dest = -1; control = -1; nControl = 0; inPkts = 0; fwmark = 0; next = -1; generation = 0
     }
 

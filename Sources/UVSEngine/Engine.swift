@@ -100,6 +100,13 @@ public struct Engine {
     /// The flow of the last input frame, before any rewriting (proto 0 when it was not a
     /// TCP/UDP packet with ports).
     public internal(set) var lastFlow = FlowTuple()
+    /// The sync daemons' sides in this engine (spec §7): the master's message builder, and
+    /// the backup's SyncID (0 = accept all) with its counters.
+    public internal(set) var syncDaemons: [SyncDaemonConfig] = []
+    public internal(set) var syncMaster: SyncMaster?
+    var syncFlushDue: Nanos = .max
+    public internal(set) var syncBackupID: UInt8?
+    public internal(set) var syncBackup = SyncBackupCounters()
     /// The TCP transition tables, held here so the fast path reads them without a lazy
     /// global's initialisation check.
     let tcpTransitions = TCPStateMachine.tables
@@ -308,6 +315,7 @@ public struct Engine {
     /// from the moment it expired, as the kernel's timer would).
     public mutating func advance(to t: Nanos) {
         if t >= estimatorDue { runEstimators(until: t) }
+        if t >= syncFlushDue { flushSync(at: t) }
         while let (slot, at) = conns.nextExpired(now: max(t, now)) {
             if at > now { now = at }
             expire(slot)
@@ -323,6 +331,7 @@ public struct Engine {
             conns[i].timeoutMs = 60_000
             conns[i].expires = now + Time.seconds(60)
             conns.armTimer(i)
+            if syncMaster != nil { syncConnection(i, pkts: UInt32(sysctls.syncThreshold)) }
             return
         }
         free(i)

@@ -12,7 +12,8 @@ import UVSPacket
 extension Engine {
     @inline(__always)
     mutating func fastForward(_ buf: inout PacketBuffer, at time: Nanos) -> Verdict? {
-        guard time < conns.nextDue, time < fragmentsDue, time < estimatorDue, topology.serverVLAN < 0 else { return nil }
+        guard time < conns.nextDue, time < fragmentsDue, time < estimatorDue, topology.serverVLAN < 0,
+              syncMaster == nil else { return nil }
         let p = buf.frame
         let len = buf.length
         guard len >= 42, p.loadUnaligned(fromByteOffset: 12, as: UInt16.self) == UInt16(0x0800).bigEndian,

@@ -1,7 +1,8 @@
 /// Errors of configuration operations, with the text ipvsadm prints for each (spec §6.3).
 public enum IPVSError: Error, Equatable, Sendable, CustomStringConvertible {
     case serviceExists, noSuchService, serviceNotDefined, destinationExists, noSuchDestination,
-         schedulerNotFound, outOfRange, invalidOperation, daemonRunning, noDaemon
+         schedulerNotFound, outOfRange, invalidOperation, daemonRunning, noDaemon, noSuchDevice,
+         addressNotAvailable
 
     public var description: String {
         switch self {
@@ -15,6 +16,8 @@ public enum IPVSError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidOperation: "Invalid operation.  Possibly wrong module version, address not unicast, ..."
         case .daemonRunning: "Daemon has already run"
         case .noDaemon: "No daemon is running"
+        case .noSuchDevice: "No such device"
+        case .addressNotAvailable: "Cannot assign requested address"
         }
     }
 }

@@ -83,6 +83,7 @@ extension Engine {
         if time >= conns.nextDue { advance(to: time) } else if time > now { now = time }
         if time >= fragmentsDue { expireFragments() }
         if time >= estimatorDue { runEstimators(until: time) }
+        if time >= syncFlushDue { flushSync(at: time) }
         var pkt = ParsedPacket()
         switch PacketParser.parse(buf.frame, buf.length, &pkt) {
         case .ip: break
@@ -178,6 +179,9 @@ extension Engine {
         }
         conns[ci] = c
         let verdict = transmit(ci, c, &buf, &pkt)
+        if syncMaster != nil {
+            syncConnection(ci, pkts: onePacket ? UInt32(sysctls.syncThreshold) : c.inPkts)
+        }
         if onePacket { free(ci) }
         return verdict
     }
@@ -335,7 +339,12 @@ extension Engine {
         c.expires = now + Time.seconds(3)
         let ci = conns.insert(c, hashed: f & ConnFlags.onePacket == 0)
         guard ci >= 0 else { return -1 }
-        let i = Int(d)
+        countBinding(Int(d), flags: f)
+        return ci
+    }
+
+    /// A connection bound to destination `i`: its counters and the OVERLOAD rule (spec §1.3).
+    mutating func countBinding(_ i: Int, flags f: UInt32) {
         if f & ConnFlags.template != 0 {
             dests[i].persistConns += 1
         } else if f & ConnFlags.inactive != 0 {
@@ -347,7 +356,6 @@ extension Engine {
             && UInt32(dests[i].activeConns + dests[i].inactiveConns) >= dests[i].upperThreshold {
             dests[i].overloaded = true
         }
-        return ci
     }
 
     mutating func countConnection(_ d: Int32) {

@@ -16,6 +16,11 @@ public struct Sysctls: Sendable, Equatable {
     /// Maglev table size index (the kernel's CONFIG_IP_VS_MH_TAB_INDEX, 8...17: 251 ... 131071
     /// slots; 12 = 4093). A uvs setting: the kernel fixes it at build time.
     public var mhTableIndex = 12
+    /// Sync daemon (spec §7.3): message format sent, and when a connection is sent.
+    public var syncVersion = 1
+    public var syncThreshold = 3
+    public var syncPeriod = 50
+    public var syncPersistMode = false
 
     public init() {}
 
@@ -25,6 +30,7 @@ public struct Sysctls: Sendable, Equatable {
         "expire_nodest_conn", "expire_quiescent_template", "conn_reuse_mode", "sloppy_tcp",
         "schedule_icmp", "secure_tcp", "pmtu_disc", "nat_icmp_send", "cache_bypass",
         "snat_reroute", "lblc_expiration", "lblcr_expiration", "ignore_tunneled", "mh_tab_index",
+        "sync_version", "sync_threshold", "sync_persist_mode",
     ]
 
     public enum SetError: Error, Equatable, CustomStringConvertible {
@@ -46,6 +52,15 @@ public struct Sysctls: Sendable, Equatable {
             key.removeFirst(prefix.count)
         }
         guard Sysctls.keys.contains(key) else { throw .unknownKey(key) }
+        if key == "sync_threshold" {
+            // Two numbers, "threshold period": threshold < period unless period is 0.
+            let parts = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { Int($0) }
+            guard parts.count == 2, let t = parts[0], let p = parts[1], t >= 0, p >= 0, p == 0 || t < p else {
+                throw .badValue(key, value)
+            }
+            syncThreshold = t; syncPeriod = p
+            return
+        }
         guard let n = Int(value), n >= 0 else { throw .badValue(key, value) }
         func flag() throws(SetError) -> Bool {
             guard n <= 1 else { throw .badValue(key, value) }
@@ -70,14 +85,22 @@ public struct Sysctls: Sendable, Equatable {
         case "mh_tab_index":
             guard n >= 8, n <= 17 else { throw .badValue(key, value) }
             mhTableIndex = n
+        case "sync_version": syncVersion = try flag() ? 1 : 0
+        case "sync_persist_mode": syncPersistMode = try flag()
         default: throw .unknownKey(key)
         }
     }
 
-    /// The current value of `key` (with or without the `net.ipv4.vs.` prefix), nil if unknown.
-    public func value(of key: String) -> Int? {
+    /// The current value of `key` (with or without the `net.ipv4.vs.` prefix) as sysctl
+    /// prints it, nil if unknown.
+    public func value(of key: String) -> String? {
         var key = key
         for prefix in ["net.ipv4.vs.", "net/ipv4/vs/"] where key.hasPrefix(prefix) { key.removeFirst(prefix.count) }
+        if key == "sync_threshold" { return "\(syncThreshold)\t\(syncPeriod)" }
+        return number(key).map(String.init)
+    }
+
+    func number(_ key: String) -> Int? {
         switch key {
         case "expire_nodest_conn": return expireNodestConn ? 1 : 0
         case "expire_quiescent_template": return expireQuiescentTemplate ? 1 : 0
@@ -93,6 +116,8 @@ public struct Sysctls: Sendable, Equatable {
         case "lblcr_expiration": return lblcrExpiration
         case "ignore_tunneled": return ignoreTunneled ? 1 : 0
         case "mh_tab_index": return mhTableIndex
+        case "sync_version": return syncVersion
+        case "sync_persist_mode": return syncPersistMode ? 1 : 0
         default: return nil
         }
     }

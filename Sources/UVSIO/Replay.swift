@@ -111,8 +111,15 @@ public struct Replay {
             guard let text = ConfigText.read(m) else { throw Failure("\(m): cannot read the marks file") }
             do { engine.marks = try MarksFile.parse(text, file: m) } catch { throw Failure(error.description) }
         }
+        // The oracle guest's interfaces, for sync daemons (--mcast-interface).
+        let hasV6 = rips.contains { !$0.isV4 }
+        let links: [String: SyncLink] = [
+            "dir-in": SyncLink(mtu: 1500, hasIPv4: true, hasIPv6: hasV6),
+            "dir-out": SyncLink(mtu: 1500, hasIPv4: true, hasIPv6: hasV6),
+            "lo": SyncLink(mtu: 65536, hasIPv4: true, hasIPv6: true),
+        ]
         for (line, c) in commands {
-            do { try Rules.apply(c, to: &engine) } catch {
+            do { try Rules.apply(c, to: &engine, links: { links[$0] }) } catch {
                 throw Failure("\(o.rulesPath):\(line): \(error.description)")
             }
         }
@@ -125,6 +132,31 @@ public struct Replay {
             toClients = try CaptureWriter(path: o.outDir + "/out-client.pcap")
         } catch { throw Failure(error.description) }
         var sink = ReplayOutput(toServers: toServers, toClients: toClients, trackFlows: o.decisions)
+        // A master's messages leave by its interface; a backup takes the datagrams to its
+        // group arriving on its interface.
+        let master = engine.syncDaemons.first { $0.role == .master }
+        let masterSide: Side? = master.flatMap { ["dir-in": Side.client, "dir-out": Side.server][$0.interface] }
+        var syncOut = master.map {
+            SyncDatagram($0, source: masterSide == .client ? IPAddr("198.18.255.254")! : ($0.group?.isV4 ?? true ? dip4 : dip6),
+                         sourceMAC: masterSide == .client ? dirMAC : topo.serverSideMAC)
+        }
+        let backup = engine.syncDaemons.first { $0.role == .backup }
+        let backupSide: Side? = backup.flatMap { ["dir-in": Side.client, "dir-out": Side.server][$0.interface] }
+        let syncFrame = UnsafeMutableRawPointer.allocate(byteCount: 65536 + 128, alignment: 16)
+        defer { syncFrame.deallocate() }
+        func sendSync(_ engine: inout Engine, at t: Nanos) {
+            engine.takeSyncMessages { m in
+                guard let side = masterSide else { return }
+                let n = syncOut!.frame(m, into: syncFrame)
+                let frame = UnsafeRawBufferPointer(start: syncFrame, count: n)
+                if side == .server { toServers.write(frame, time: t) } else { toClients.write(frame, time: t) }
+            }
+        }
+        func receiveSync(_ engine: inout Engine, _ buf: PacketBuffer, from side: Side, at t: Nanos) {
+            guard let b = backup, side == backupSide,
+                  let payload = SyncDatagram.payload(of: buf.frame, buf.length, group: b.group!, port: b.port) else { return }
+            engine.receiveSync(payload, at: t)
+        }
         var summary = Summary()
         let capacity = 65536 + PacketBuffer.headroom
         let mem = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
@@ -143,8 +175,10 @@ public struct Replay {
                 if len >= 14 && f.load(as: UInt8.self) & 1 == 0 { dirMAC.store(f) }
                 var buf = PacketBuffer(base: mem, capacity: capacity, start: PacketBuffer.headroom, length: len)
                 sink.noteInput()
-                _ = engine.process(&buf, from: .client, at: t)
+                let verdict = engine.process(&buf, from: .client, at: t)
                 sink.record(&engine, time: t)
+                if verdict == .passed && backup != nil { receiveSync(&engine, buf, from: .client, at: t) }
+                if master != nil { sendSync(&engine, at: t) }
             }
             if let rr = repliesReader {
                 var first: Nanos? = nil
@@ -158,10 +192,17 @@ public struct Replay {
                     var buf = PacketBuffer(base: mem, capacity: capacity, start: PacketBuffer.headroom, length: len)
                     sink.inputFlow = -1
                     sink.fromServers = true
-                    _ = engine.process(&buf, from: .server, at: t)
+                    let verdict = engine.process(&buf, from: .server, at: t)
                     sink.record(&engine, time: t)
+                    if verdict == .passed && backup != nil { receiveSync(&engine, buf, from: .server, at: t) }
+                    if master != nil { sendSync(&engine, at: t) }
                 }
                 last += Self.settle
+            }
+            // Messages still filling go out while the capture runs (the oracle's settle).
+            if master != nil {
+                engine.advance(to: last + Self.settle)
+                sendSync(&engine, at: last + Self.settle)
             }
         } catch {
             toServers.close(); toClients.close()
