@@ -13,6 +13,8 @@ public enum Help {
           uvsadm -L|l [virtual-service] [options]
           uvsadm -Z [virtual-service]
           uvsadm --set tcp tcpfin udp
+          uvsadm --start-daemon {master|backup} [daemon-options]
+          uvsadm --stop-daemon {master|backup}
           uvsadm -h
 
         Commands:
@@ -29,6 +31,8 @@ public enum Help {
           --list            -L|-l     list the table
           --zero            -Z        zero counters in a service or all services
           --set tcp tcpfin udp        set connection timeout values
+          --start-daemon              start connection sync daemon
+          --stop-daemon               stop connection sync daemon
           --help            -h        display this help message
 
         virtual-service:
@@ -60,6 +64,7 @@ public enum Help {
           --l-threshold  -y lthreshold        lower threshold of connections
           --connection   -c                   output of current IPVS connections
           --timeout                           output of timeout (tcp tcpfin udp)
+          --daemon                            output of daemon information
           --stats                             output of statistics information
           --rate                              output of rate information
           --exact                             expand numbers (display exact values)
@@ -71,5 +76,11 @@ public enum Help {
           --ops          -o                   one-packet scheduling
           --numeric      -n                   numeric output of addresses and ports
           --sched-flags  -b flags             scheduler flags (comma-separated)
+          --mcast-interface interface         multicast interface for connection sync
+          --syncid sid                        syncid for connection sync (default=0)
+          --sync-maxlen length                Max sync message length (default=1472)
+          --mcast-group address               IPv4/IPv6 group (default=224.0.0.81)
+          --mcast-port port                   UDP port (default=8848)
+          --mcast-ttl ttl                     Multicast TTL (default=1)
         """
 }

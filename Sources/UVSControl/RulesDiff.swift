@@ -46,6 +46,9 @@ public enum RulesDiff {
         }
         let t = new.timeouts
         if t != old.timeouts { out.append(.setTimeouts(tcp: t.established, tcpfin: t.finWait, udp: t.udp)) }
+        // Sync daemons: a changed one is stopped and started again.
+        for d in old.syncDaemons where !new.syncDaemons.contains(d) { out.append(.stopDaemon(d.role)) }
+        for d in new.syncDaemons where !old.syncDaemons.contains(d) { out.append(.startDaemon(d)) }
         return out
     }
 }

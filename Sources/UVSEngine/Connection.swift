@@ -33,9 +33,10 @@ public struct Connection: Sendable {
     /// The state last sent by the sync master (kernel: old_state).
     public var oldState: UInt8
     public var flags: UInt32
-    /// Current timeout in milliseconds, applied on every refresh.
-    public var timeoutMs: UInt32
     public var expires: Nanos
+    /// Current timeout in milliseconds, applied on every refresh. (After `expires`: no
+    /// padding before it, 104 bytes in all.)
+    public var timeoutMs: UInt32
     /// Destination index, -1 when unbound.
     public var dest: Int32
     /// Controlling template's slot, -1 when none.

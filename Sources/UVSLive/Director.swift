@@ -35,6 +35,12 @@ public final class Director: @unchecked Sendable {
     var neighbours: [IPAddr: MACAddr] = [:]
     var reachability: [IPAddr: NeighbourState] = [:]
     var clientGateway: IPAddr?
+    /// Sync daemons (under `lock`): the master's socket, which the workers send on, and the
+    /// backup's receiving thread with what it counted.
+    var syncMasterFD: Int32 = -1
+    var syncReceiver: SyncReceiver?
+    var syncMessages: UInt64 = 0
+    var syncRejected: UInt64 = 0
 
     public init(_ options: DirectorOptions, logger: Logger) throws(LiveError) {
         self.options = options
@@ -72,7 +78,7 @@ public final class Director: @unchecked Sendable {
         throws(LiveError) -> (Engine, [MarkRule]) {
         guard let text = ConfigText.read(o.rulesPath) else { throw LiveError("\(o.rulesPath): cannot read the rules file") }
         var e = Engine(topology: topology, sysctls: sysctls, initialConnections: 16)
-        do { try Rules.load(text, file: o.rulesPath, into: &e) } catch { throw LiveError(error.description) }
+        do { try Rules.load(text, file: o.rulesPath, into: &e, links: SyncSockets.link) } catch { throw LiveError(error.description) }
         var marks: [MarkRule] = []
         if let m = o.marksPath {
             guard let t = ConfigText.read(m) else { throw LiveError("\(m): cannot read the marks file") }
@@ -180,6 +186,10 @@ public final class Director: @unchecked Sendable {
             throw LiveError("too many VIPs for one fanout program; use --workers 1")
         }
 
+        // Sync daemons of the rules file: their sockets first, the workers send on the master's.
+        let syncChange: SyncChange
+        do { syncChange = try prepareSync(from: [], to: config.syncDaemons) } catch { throw LiveError(error.description) }
+
         // Workers: an engine, rings and sockets each.
         let cpus = Self.allowedCPUs()
         let groupBase = UInt16(truncatingIfNeeded: getpid() & 0x3FFF) << 1
@@ -210,6 +220,8 @@ public final class Director: @unchecked Sendable {
                                     clientGateway: clientGateway, epoch: epoch,
                                     learned: { [weak self] a, m, s in self?.learned(a, m, side: s) })
             state.vips = Set(selection.vips)
+            state.engine.adoptSyncDaemons(config.syncDaemons)
+            state.syncFD = syncChange.masterFD ?? -1
             let cpu = cpus.isEmpty ? -1 : cpus[w % cpus.count]
             workers.append(Worker(id: w, cpu: Int32(cpu), state: state, stop: stopFlag))
         }
@@ -219,6 +231,7 @@ public final class Director: @unchecked Sendable {
         if !oneArmed && server.device != client.device { guards.append(IngressGuard(device: server.device, vlan: server.vlan)) }
         for g in guards { try g.install(selection) }
         for w in workers { w.start() }
+        lock.with { commitSync(syncChange) }
         announceVIPs(selection.vips)
         control = try ControlServer(path: options.controlPath, director: self)
         userSecondsAtReady = Self.userSeconds()
@@ -377,6 +390,7 @@ public final class Director: @unchecked Sendable {
 
     /// Undoes setup: tc filters, control socket, ready file. Safe after a partial start.
     func tearDown() {
+        lock.with { commitSync(SyncChange(masterFD: -1, backupFD: -1)) }
         if !workers.isEmpty {
             stopFlag.set()
             for w in workers { w.join() }
@@ -416,6 +430,7 @@ public final class Director: @unchecked Sendable {
         let snaps = snapshots()
         var out: [(String, UInt64)] = DropReason.allCases.map { r in (r.name, snaps.reduce(0) { $0 + ($1.drops.count > r.rawValue ? $1.drops[r.rawValue] : 0) }) }
         out += edgeCounters().drops
+        out.append(("sync-message-rejected", lock.with { syncRejected }))
         return out
     }
 

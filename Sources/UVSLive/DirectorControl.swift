@@ -79,10 +79,16 @@ extension Director {
         lock.with { () -> String? in
             var trial = config
             for (line, c) in commands {
-                do { try Rules.apply(c, to: &trial) } catch {
+                do { try Rules.apply(c, to: &trial, links: SyncSockets.link) } catch {
                     return (line.map { "\(source) line \($0): " } ?? "") + String(describing: error)
                 }
             }
+            let syncChange: SyncChange
+            do { syncChange = try prepareSync(from: config.syncDaemons, to: trial.syncDaemons) } catch {
+                return "uvsd: \(String(describing: error))"
+            }
+            let daemons = trial.syncDaemons
+            let masterFD = syncChange.masterFD ?? syncMasterFD
             let marks = newMarks ?? self.marks
             trial.marks = marks
             // Next hops for new real servers: known, from the kernel, or to be resolved.
@@ -102,8 +108,11 @@ extension Director {
                     for c in cmds { try? Rules.apply(c, to: &s.engine) }
                     s.engine.marks = marks
                     s.vips = vips
+                    s.engine.adoptSyncDaemons(daemons)
+                    s.syncFD = masterFD
                 }
             }
+            commitSync(syncChange)
             config = trial
             self.marks = marks
             if sel != selection { updateFilters(sel) }

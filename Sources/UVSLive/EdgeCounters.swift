@@ -21,6 +21,10 @@ public struct EdgeCounters: Sendable {
     /// Transmission failures (sendmmsg) and kernel ring drops (PACKET_STATISTICS).
     public var transmitErrors: UInt64 = 0
     public var ringDrops: UInt64 = 0
+    /// Sync master: messages sent, failed sends, and messages discarded on a full queue.
+    public var syncSent: UInt64 = 0
+    public var syncSendErrors: UInt64 = 0
+    public var syncDiscarded: UInt64 = 0
 
     public init() {}
 
@@ -31,12 +35,14 @@ public struct EdgeCounters: Sendable {
         r.neighbourQueued &+= b.neighbourQueued; r.neighbourQueueFull &+= b.neighbourQueueFull
         r.neighbourUnresolved &+= b.neighbourUnresolved; r.transmitErrors &+= b.transmitErrors
         r.ringDrops &+= b.ringDrops
+        r.syncSent &+= b.syncSent; r.syncSendErrors &+= b.syncSendErrors; r.syncDiscarded &+= b.syncDiscarded
         return r
     }
 
     /// Drop counters by name, as `uvsadm --drops` and the periodic log line show them.
     public var drops: [(String, UInt64)] {
         [("truncated-frame", truncated), ("other-vlan", otherVLAN), ("neighbour-queue-full", neighbourQueueFull),
-         ("neighbour-unresolved", neighbourUnresolved), ("transmit-error", transmitErrors), ("ring-full", ringDrops)]
+         ("neighbour-unresolved", neighbourUnresolved), ("transmit-error", transmitErrors), ("ring-full", ringDrops),
+         ("sync-send-error", syncSendErrors), ("sync-queue-full", syncDiscarded)]
     }
 }

@@ -167,6 +167,24 @@ struct TrafficSelection: Equatable {
         return out.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
     }
 
+    /// The worker the fanout program sends a client's frames to (the same hash, modulo the
+    /// number of workers as PACKET_FANOUT_CBPF takes it): where a synced connection belongs.
+    func worker(forClient a: IPAddr, of n: Int) -> Int {
+        guard n > 1 else { return 0 }
+        let w: UInt32, m: UInt32
+        if a.isV4 {
+            w = a.v4
+            m = Self.mask(persistPrefix4)
+        } else {
+            let word = min(3, max(0, (persistPrefix6 - 1) / 32))
+            let words = [UInt32(truncatingIfNeeded: a.hi >> 32), UInt32(truncatingIfNeeded: a.hi),
+                         UInt32(truncatingIfNeeded: a.lo >> 32), UInt32(truncatingIfNeeded: a.lo)]
+            w = words[word]
+            m = Self.mask(persistPrefix6 - word * 32)
+        }
+        return Int((((w & m) &* 0x9E37_79B1) >> 16) % UInt32(n))
+    }
+
     static func mask(_ bits: Int) -> UInt32 { bits <= 0 ? 0 : (bits >= 32 ? ~0 : ~0 << UInt32(32 - bits)) }
 
     /// pcap_compile on a dead handle of the given link type.

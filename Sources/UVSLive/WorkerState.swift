@@ -26,6 +26,8 @@ struct WorkerState {
     /// VIPs we answer ARP/ND for on the client side.
     var vips: Set<IPAddr> = []
     var counters = EdgeCounters()
+    /// The sync master's socket (the director's), -1 when no master daemon runs.
+    var syncFD: Int32 = -1
     /// Called (on this thread) when ARP/ND taught us something another worker may need.
     let learned: @Sendable (IPAddr, MACAddr, Side) -> Void
     let epoch: UInt64
@@ -89,6 +91,7 @@ struct WorkerState {
                 lastHousekeeping = t
                 engine.advance(to: max(t, engine.now))
                 expireWaiting(t)
+                sendSyncMessages()
             }
             if !worked {
                 _ = fds.withUnsafeBufferPointer { uvs_wait($0.baseAddress, UInt32($0.count), 100) }
@@ -160,6 +163,7 @@ struct WorkerState {
         }
         counters.received &+= UInt64(count)
         flush()
+        sendSyncMessages()
         blockLow = nil
         blockHigh = nil
     }
@@ -219,6 +223,18 @@ struct WorkerState {
         return d
     }
 
+    /// The sync messages the engine built during the batch: one datagram each.
+    mutating func sendSyncMessages() {
+        guard engine.syncMaster != nil else { return }
+        let fd = syncFD
+        var sent: UInt64 = 0, failed: UInt64 = 0
+        engine.takeSyncMessages { m in
+            if fd >= 0 && Glibc.send(fd, m.baseAddress, m.count, Int32(MSG_DONTWAIT)) == m.count { sent += 1 } else { failed += 1 }
+        }
+        counters.syncSent &+= sent
+        counters.syncSendErrors &+= failed
+    }
+
     /// Counters with the transmit sockets' totals.
     var currentCounters: EdgeCounters {
         var c = counters
@@ -226,6 +242,7 @@ struct WorkerState {
             c.sent &+= tx[i].sent
             c.transmitErrors &+= tx[i].errors
         }
+        c.syncDiscarded = engine.syncMaster?.discarded ?? 0
         return c
     }
 

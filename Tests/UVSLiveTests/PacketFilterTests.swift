@@ -83,6 +83,14 @@ struct PacketFilterTests {
         return f
     }
 
+    static func frame6(_ src: IPAddr, _ dst: IPAddr) -> [UInt8] {
+        var f: [UInt8] = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xDD, 0x60, 0, 0, 0, 0, 20, 6, 64]
+        for a in [src, dst] {
+            for v in [a.hi, a.lo] { f += (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * UInt64($0))) } }
+        }
+        return f + [0x9C, 0x40, 0, 80] + [UInt8](repeating: 0, count: 16)
+    }
+
     static func arp(target: IPAddr) -> [UInt8] {
         var f: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 2, 0, 0, 0, 0, 2, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]
         f += [2, 0, 0, 0, 0, 2, 10, 10, 1, 1, 0, 0, 0, 0, 0, 0]
@@ -147,6 +155,28 @@ struct PacketFilterTests {
             workers.insert(request % 2)
         }
         #expect(workers == [0, 1], "clients spread over two workers")
+    }
+
+    @Test func syncedConnectionsGoToTheWorkerOfTheirClient() {
+        // A backup hands each received entry to the worker the fanout program picks for the
+        // client: the Swift hash must be the program's, for every worker count.
+        var s = nat
+        s.vips.append(IPAddr("2001:db8::100")!)
+        for (p4, p6) in [(32, 128), (24, 64), (16, 48)] {
+            s.persistPrefix4 = p4
+            s.persistPrefix6 = p6
+            let prog = s.fanoutProgram()
+            for i in 1...100 {
+                let c4 = IPAddr(v4: 0xC633_6400 &+ UInt32(i) &* 7919)
+                let c6 = IPAddr(hi: 0x2001_0DB8_0000_0000 | UInt64(i) << 20, lo: UInt64(i) &* 0x9E37_79B9)
+                let h4 = Self.run(prog, Self.frame(c4, Self.vip))
+                let h6 = Self.run(prog, Self.frame6(c6, IPAddr("2001:db8::100")!))
+                for n in 1...4 {
+                    #expect(s.worker(forClient: c4, of: n) == Int(h4 % UInt32(n)))
+                    #expect(s.worker(forClient: c6, of: n) == Int(h6 % UInt32(n)))
+                }
+            }
+        }
     }
 
     @Test func fanoutKeepsAPersistenceNetworkTogether() {

@@ -304,3 +304,55 @@ class ReplayLab(Lab):
             self.ip("lb", "neigh", "add", r, "lladdr", mac, "nud", "permanent", "dev", "d1")
         for k in ["all", "default", "d0", "d1"]:
             self.sysctl("lb", f"net.ipv4.conf.{k}.rp_filter", 0)
+
+
+class SyncLab(Lab):
+    """The DR lab plus a backup director (bk) beside the real servers:
+
+        bk ns: e1 10.10.2.253/24 on the server bridge (sync messages arrive here)
+               e0 to a dead end (its client side: the VIP stays with the master)
+
+    The master (lb) sends its sync messages from d1 (10.10.2.254) to 224.0.0.81."""
+
+    def __init__(self):
+        super().__init__(mode="dr")
+        self.ns["bk"] = f"{self.prefix}-bk"
+
+    def up(self):
+        super().up()
+        self.ip("bk", "link", "add", "e1", "address", "02:00:0a:0a:02:fd", "type", "veth", "peer", "name", "p-bk1",
+                "netns", self.ns["sw"])
+        self.ip("sw", "link", "set", "p-bk1", "master", "br0", "up")
+        self.ip("bk", "addr", "add", f"{SERVER_NET}.253/24", "dev", "e1")
+        self.ip("bk", "link", "add", "e0", "address", "02:00:0a:0a:03:fd", "type", "veth", "peer", "name", "p-bk0",
+                "netns", self.ns["sw"])
+        self.ip("sw", "link", "set", "p-bk0", "up")
+        for dev in ("e0", "e1"):
+            self.ip("bk", "link", "set", dev, "up")
+        self.sysctl("bk", "net.ipv4.conf.all.rp_filter", 0)
+        self.sysctl("bk", "net.ipv4.conf.e1.rp_filter", 0)
+
+    def start_backup(self, rules, workers=2):
+        """A second uvsd in bk, with its own control socket (self.backup_control)."""
+        path = os.path.join(self.tmp, "rules-backup")
+        with open(path, "w") as f:
+            f.write(rules)
+        self.backup_control = os.path.join(self.tmp, "uvsd-backup.sock")
+        ready = os.path.join(self.tmp, "ready-backup")
+        self.backup_log = os.path.join(self.tmp, "uvsd-backup.log")
+        self.backup = self.spawn("bk", self.uvsd_path(), "run", "--rules", path, "--interface", "e0",
+                                 "--server-interface", "e1", "--control", self.backup_control, "--ready-file", ready,
+                                 "--workers", str(workers), "--ring-blocks", "4", log=self.backup_log)
+        deadline = time.time() + 20
+        while not os.path.exists(ready):
+            if self.backup.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"backup uvsd not ready: {open(self.backup_log).read()}")
+            time.sleep(0.05)
+
+    def uvsadm_backup(self, *args, check=True):
+        saved = self.control
+        self.control = self.backup_control
+        try:
+            return self.uvsadm(*args, check=check)
+        finally:
+            self.control = saved

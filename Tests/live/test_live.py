@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lab import (Lab, ReplayLab, VIP, RS_ADDRS, CLIENT_NET, SERVER_NET, DIP_SERVER, ONE_ARMED_VIP, sh)  # noqa: E402
+from lab import (Lab, ReplayLab, SyncLab, VIP, RS_ADDRS, CLIENT_NET, SERVER_NET, DIP_SERVER, ONE_ARMED_VIP, sh)  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "fixtures", "scenarios")
@@ -422,13 +422,99 @@ class Control(LiveTestCase):
         self.assertIn("cannot reach uvsd at /nonexistent/uvsd.sock: no running uvsd", r.stderr)
 
 
+class ConnectionSync(LiveTestCase):
+    def test_master_to_backup_over_the_wire(self):
+        """A master director syncs real TCP connections to a backup director: the backup's
+        table follows the master's, state changes included (spec §7)."""
+        with SyncLab() as lab:
+            lab.start_http_servers(payload_bytes=1024)
+            # the master daemon from the rules file, the backup's through uvsadm
+            lab.start_uvsd(rules_for("dr") + "--start-daemon master --mcast-interface d1 --syncid 7\n", workers=2)
+            lab.start_backup(rules_for("dr"))
+            lab.uvsadm_backup("--start-daemon", "backup", "--mcast-interface", "e1", "--syncid", "7")
+            self.assertEqual(lab.uvsadm("-L", "--daemon").stdout,
+                             "master sync daemon (mcast=d1, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n")
+            self.assertEqual(lab.uvsadm_backup("-L", "--daemon").stdout,
+                             "backup sync daemon (mcast=e1, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n")
+            r = lab.uvsadm_backup("--start-daemon", "master", "--mcast-interface", "nosuch", check=False)
+            self.assertEqual((r.returncode, r.stderr), (255, "No such device\n"))
+            r = lab.uvsadm("--start-daemon", "master", "--mcast-interface", "d1", check=False)
+            self.assertEqual((r.returncode, r.stderr), (255, "Daemon has already run\n"))
+
+            # Six open connections from different clients: SYN, ACK and a partial request
+            # (the server waits for the rest) are the 3 packets after which one is synced.
+            code = ("import socket,sys,time\n"
+                    "ss=[]\n"
+                    "for i in range(1,7):\n"
+                    " s=socket.socket();s.bind((f'10.10.1.{i}',0));s.connect(('" + VIP + "',80))\n"
+                    " s.send(b'GET /name HTTP/1.1\\r\\nHost: x\\r\\n');ss.append(s)\n"
+                    "sys.stdout.write('open\\n');sys.stdout.flush();sys.stdin.readline()\n"
+                    "for s in ss: s.send(b'\\r\\n'); s.recv(4096); s.close()\n"
+                    "time.sleep(0.5)\n")
+            p = subprocess.Popen(["ip", "netns", "exec", lab.ns["cl"], "python3", "-c", code], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+            try:
+                self.assertEqual(p.stdout.readline(), "open\n")
+
+                def table(fn):
+                    return sorted(r for r in connection_rows(fn("-L", "-n", "-c").stdout) if "10.10.1." in r)
+
+                # a partly filled message is sent 2 s after its first entry
+                master, backup = [], None
+                for _ in range(40):
+                    master = table(lab.uvsadm)
+                    backup = table(lab.uvsadm_backup)
+                    if len(backup) == 6:
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(len(master), 6, master)
+                self.assertTrue(all("ESTABLISHED" in r for r in master), master)
+                self.assertEqual(backup, master)
+                # the backup counts them on its real servers, as the master does
+                def counts_of(fn):
+                    return [l.split()[-2:] for l in fn("-L", "-n").stdout.splitlines() if "->" in l and "Route" in l]
+                self.assertEqual(counts_of(lab.uvsadm_backup), counts_of(lab.uvsadm))
+
+                # The clients finish: the FIN state changes are sent at once (no threshold).
+                p.stdin.write("\n")
+                p.stdin.flush()
+                p.wait(timeout=20)
+                for _ in range(40):
+                    master = table(lab.uvsadm)
+                    backup = table(lab.uvsadm_backup)
+                    if backup == master and not any("ESTABLISHED" in r for r in backup):
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(backup, master)
+                self.assertFalse(any("ESTABLISHED" in r for r in backup), backup)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                p.stdin.close()
+                p.stdout.close()
+            if os.environ.get("UVS_TEST_VERBOSE"):
+                print("\nmaster:", master, "\nbackup:", backup, file=sys.stderr)
+            drops = dict(l.split() for l in lab.uvsadm("--drops").stdout.splitlines())
+            self.assertEqual(drops["sync-send-error"], "0")
+            self.assertEqual(dict(l.split() for l in lab.uvsadm_backup("--drops").stdout.splitlines())["sync-message-rejected"], "0")
+
+            lab.uvsadm_backup("--stop-daemon", "backup")
+            self.assertEqual(lab.uvsadm_backup("-L", "--daemon").stdout, "")
+            r = lab.uvsadm_backup("--stop-daemon", "backup", check=False)
+            self.assertEqual((r.returncode, r.stderr), (255, "No daemon is running\n"))
+            self.assertEqual(lab.stop_uvsd(), 0)
+
+
 class OracleReplayedLive(LiveTestCase):
     """The oracle's captures replayed into a live uvsd: the frames on the wire and the
     listings must be the kernel's."""
 
-    def replay(self, scenario):
+    def replay(self, scenario, interfaces=None):
         d = os.path.join(FIXTURES, scenario)
         rules = read(os.path.join(d, "rules.txt"))
+        for oracle_name, ours in (interfaces or {}).items():
+            rules = rules.replace(f"--mcast-interface {oracle_name}", f"--mcast-interface {ours}")
         rss = sorted(set(re.findall(r"-r \[?([0-9.]+)\]?:", rules)))
         with ReplayLab(rss) as lab:
             lab.start_uvsd(rules)
@@ -445,6 +531,7 @@ class OracleReplayedLive(LiveTestCase):
             time.sleep(1.5)
             listing = lab.uvsadm("-L", "-n").stdout
             stats = lab.uvsadm("-L", "-n", "--stats").stdout
+            conns = lab.uvsadm("-L", "-n", "-c").stdout
             for p in lab.procs[1:]:
                 p.send_signal(signal.SIGINT)
             time.sleep(0.5)
@@ -453,8 +540,12 @@ class OracleReplayedLive(LiveTestCase):
         exp = os.path.join(d, "expected")
         self.assertEqual(listing, read(os.path.join(exp, "ipvsadm-L.txt")))
         self.assertEqual(stats, read(os.path.join(exp, "ipvsadm-Lstats.txt")))
-        self.assertEqual([f.hex() for f in got if not is_arp(f)], [f.hex() for f in frames(os.path.join(exp, "out.pcap"))])
-        self.assertEqual([f.hex() for f in got_cli], [f.hex() for f in frames(os.path.join(exp, "out-client.pcap"))])
+        self.assertEqual(connection_rows(conns), connection_rows(read(os.path.join(exp, "ipvsadm-Lc.txt"))))
+        # IGMP reports (a backup joining its group) are the host stack's, not IPVS's.
+        self.assertEqual([f.hex() for f in got if not is_arp(f) and not is_igmp(f)],
+                         [f.hex() for f in frames(os.path.join(exp, "out.pcap")) if not is_igmp(f)])
+        self.assertEqual([f.hex() for f in got_cli if not is_igmp(f)],
+                         [f.hex() for f in frames(os.path.join(exp, "out-client.pcap")) if not is_igmp(f)])
 
     def test_dr_wlc_lifecycle(self):
         self.replay("dr-wlc-lifecycle")
@@ -468,10 +559,24 @@ class OracleReplayedLive(LiveTestCase):
     def test_nat_lifecycle(self):
         self.replay("nat-lifecycle")
 
+    def test_sync_backup(self):
+        # Sync messages received by a live backup daemon (on d0, the oracle's dir-in): the
+        # connections they create and update, and the frames of those connections afterwards.
+        self.replay("sync-backup", interfaces={"dir-in": "d0"})
+
 
 def read(path):
     with open(path) as f:
         return f.read()
+
+
+def is_igmp(f):
+    return len(f) >= 24 and f[12:14] == b"\x08\x00" and f[23] == 2
+
+
+def connection_rows(listing):
+    """`-L -n -c` rows without the expiry column (a time), in any order (hash order)."""
+    return sorted(line[:4] + line[10:] for line in listing.splitlines()[2:])
 
 
 def is_arp(f):
