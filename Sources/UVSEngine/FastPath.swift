@@ -37,8 +37,14 @@ extension Engine {
         let sport = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 34, as: UInt16.self))
         let dport = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 36, as: UInt16.self))
         let ci = conns.lookupIn(proto: proto, caddr: src, cport: sport, vaddr: dst, vport: dport)
+        guard ci >= 0 else {
+            // No connection: a plain SYN may start one on the new-connection fast path.
+            guard proto == IPProto.tcp, tcpFlags & (TCPFlag.syn | TCPFlag.ack | TCPFlag.rst | TCPFlag.fin) == TCPFlag.syn else { return nil }
+            return fastNewConnection(&buf, total: total, ttl: ttl, src: src, dst: dst, sport: sport, dport: dport,
+                                     tcpFlags: tcpFlags, at: time)
+        }
         // A SYN on a connection the port-reuse rules would reschedule goes the full way.
-        guard ci >= 0, tcpFlags & TCPFlag.syn == 0 || !shouldReschedule(ci) else { return nil }
+        guard tcpFlags & TCPFlag.syn == 0 || !shouldReschedule(ci) else { return nil }
         let (flags, dest, state) = conns.withEntry(ci) { ($0.pointee.flags, $0.pointee.dest, $0.pointee.state) }
         let d = Int(dest)
         guard flags & (ConnFlags.fwdMask | ConnFlags.onePacket) == UInt32(ForwardMethod.directRoute.rawValue), d >= 0,

@@ -251,10 +251,14 @@ extension Engine {
     }
 
     mutating func selectDestination(_ svc: Int32, _ pkt: ParsedPacket) -> Int? {
+        selectDestination(svc, proto: pkt.proto, src: pkt.src, dst: pkt.dst, sport: pkt.sport, dport: pkt.dport)
+    }
+
+    mutating func selectDestination(_ svc: Int32, proto: UInt8, src: IPAddr, dst: IPAddr, sport: UInt16, dport: UInt16) -> Int? {
         // The scheduler is moved out and back, so it can be mutated while the lists are lent.
         guard var sched = schedulers[Int(svc)].take() else { return nil }
-        let req = SchedulingRequest(proto: pkt.proto, src: pkt.src, dst: pkt.dst, sport: pkt.sport,
-                                    dport: pkt.dport, now: now, random: (rng.next(), rng.next()),
+        let req = SchedulingRequest(proto: proto, src: src, dst: dst, sport: sport,
+                                    dport: dport, now: now, random: (rng.next(), rng.next()),
                                     serviceFlags: services[Int(svc)].flags)
         let r = DestinationList.with(order: services[Int(svc)].destinations, store: dests) { sched.select(req, $0) }
         schedulers[Int(svc)] = sched

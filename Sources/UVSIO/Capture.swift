@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CPcap
 import UVSPacket
 
@@ -18,7 +21,16 @@ public final class CaptureReader {
 
     public init(path: String) throws(Error) {
         var err = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let h = pcap_open_offline(path, &err) else {
+        // Our own stream with a large buffer (libpcap reads each record with fread): far
+        // fewer read calls than stdio's default 4 KiB, and no stdio locking per record (one
+        // thread reads it). libpcap closes it.
+        guard let file = fopen(path, "rb") else {
+            throw Error(description: "\(path): \(String(cString: strerror(errno)))")
+        }
+        setvbuf(file, nil, _IOFBF, Self.streamBuffer)
+        __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+        guard let h = pcap_fopen_offline(file, &err) else {
+            fclose(file)
             throw Error(description: "\(path): \(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         handle = h
@@ -34,6 +46,8 @@ public final class CaptureReader {
     }
 
     deinit { pcap_close(handle) }
+
+    static let streamBuffer = 1 << 20
 
     /// The next packet as an Ethernet frame written into `buf` at `headroom`: its length
     /// and timestamp in nanoseconds, or nil at the end of the file.
@@ -103,8 +117,15 @@ public final class CaptureWriter {
         guard let d = pcap_open_dead(DLT_EN10MB, 262_144) else {
             throw CaptureReader.Error(description: "\(path): cannot create a pcap handle")
         }
-        guard let w = pcap_dump_open(d, path) else {
+        guard let file = fopen(path, "wb") else {
+            pcap_close(d)
+            throw CaptureReader.Error(description: "\(path): \(String(cString: strerror(errno)))")
+        }
+        setvbuf(file, nil, _IOFBF, CaptureReader.streamBuffer)
+        __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+        guard let w = pcap_dump_fopen(d, file) else {
             let msg = String(cString: pcap_geterr(d))
+            fclose(file)
             pcap_close(d)
             throw CaptureReader.Error(description: "\(path): \(msg)")
         }

@@ -142,6 +142,8 @@ public struct Replay {
         }
         let backup = engine.syncDaemons.first { $0.role == .backup }
         let backupSide: Side? = backup.flatMap { ["dir-in": Side.client, "dir-out": Side.server][$0.interface] }
+        // Plain flags for the per-frame loop (testing the optionals copies them each time).
+        let hasMaster = master != nil, hasBackup = backup != nil
         let syncFrame = UnsafeMutableRawPointer.allocate(byteCount: 65536 + 128, alignment: 16)
         defer { syncFrame.deallocate() }
         func sendSync(_ engine: inout Engine, at t: Nanos) {
@@ -177,8 +179,8 @@ public struct Replay {
                 sink.noteInput()
                 let verdict = engine.process(&buf, from: .client, at: t)
                 sink.record(&engine, time: t)
-                if verdict == .passed && backup != nil { receiveSync(&engine, buf, from: .client, at: t) }
-                if master != nil { sendSync(&engine, at: t) }
+                if hasBackup && verdict == .passed { receiveSync(&engine, buf, from: .client, at: t) }
+                if hasMaster { sendSync(&engine, at: t) }
             }
             if let rr = repliesReader {
                 var first: Nanos? = nil
@@ -194,13 +196,13 @@ public struct Replay {
                     sink.fromServers = true
                     let verdict = engine.process(&buf, from: .server, at: t)
                     sink.record(&engine, time: t)
-                    if verdict == .passed && backup != nil { receiveSync(&engine, buf, from: .server, at: t) }
-                    if master != nil { sendSync(&engine, at: t) }
+                    if hasBackup && verdict == .passed { receiveSync(&engine, buf, from: .server, at: t) }
+                    if hasMaster { sendSync(&engine, at: t) }
                 }
                 last += Self.settle
             }
             // Messages still filling go out while the capture runs (the oracle's settle).
-            if master != nil {
+            if hasMaster {
                 engine.advance(to: last + Self.settle)
                 sendSync(&engine, at: last + Self.settle)
             }
