@@ -14,6 +14,9 @@ public struct MaglevHashing: Scheduler {
 
     public let size: Int
     let tabBits: Int
+    /// ⌈2^64 / size⌉: `h % size` as two multiplications (Lemire's fastmod, exact for 32-bit
+    /// h), where a 64-bit division per lookup cost more than the hash.
+    let reciprocal: UInt64
     /// List position per slot, -1 when empty.
     public private(set) var lookup: [Int32]
 
@@ -23,6 +26,7 @@ public struct MaglevHashing: Scheduler {
 
     public init(tableIndex: Int, destinations: DestinationList) {
         size = Self.primes[tableIndex - 8]
+        reciprocal = UInt64.max / UInt64(size) &+ 1
         tabBits = tableIndex / 2
         lookup = [Int32](repeating: -1, count: size)
         rebuild(destinations)
@@ -118,7 +122,8 @@ public struct MaglevHashing: Scheduler {
     public mutating func edited(at position: Int, _ list: DestinationList) { rebuild(list) }
 
     public func slot(_ addr: IPAddr, port: UInt16, offset: Int = 0) -> Int {
-        Int(HalfSipHash.hash(UInt32(truncatingIfNeeded: offset) &+ UInt32(port) &+ addr.fold, key: Self.key1)) % size
+        let h = HalfSipHash.hash(UInt32(truncatingIfNeeded: offset) &+ UInt32(port) &+ addr.fold, key: Self.key1)
+        return Int((reciprocal &* UInt64(h)).multipliedFullWidth(by: UInt64(size)).high)
     }
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {

@@ -389,30 +389,41 @@ extension Engine {
     mutating func setState(_ c: inout Connection, direction: FlowDirection, flags: UInt8, proto: UInt8) {
         if direction == .output { c.flags &= ~ConnFlags.noOutput }
         if proto == IPProto.tcp {
-            let old = TCPState(rawValue: c.state) ?? .none
-            let new = TCPStateMachine.next(old, direction: direction, flags: flags, secure: sysctls.secureTCP >= 2)
-            if new != old {
-                let d = c.dest
-                let inactive = c.flags & ConnFlags.inactive != 0
-                if d >= 0 {
-                    if !inactive && !new.isActive {
-                        dests[Int(d)].activeConns -= 1
-                        dests[Int(d)].inactiveConns += 1
-                        c.flags |= ConnFlags.inactive
-                    } else if inactive && new.isActive {
-                        dests[Int(d)].activeConns += 1
-                        dests[Int(d)].inactiveConns -= 1
-                        c.flags &= ~ConnFlags.inactive
-                    }
-                }
-                if new == .established { assureTemplate(c) }
-                c.state = new.rawValue
+            // TCPStateMachine.next, read from the engine's copy of the tables.
+            let old = c.state <= TCPState.synAck.rawValue ? c.state : TCPState.none.rawValue
+            var new = TCPState.close.rawValue
+            if let ev = TCPStateMachine.event(flags: flags) {
+                let row = ((sysctls.secureTCP >= 2 ? 3 : 0) + direction.rawValue) * 44 + ev * 11
+                new = tcpTransitions.withUnsafeBufferPointer { $0[row + Int(old)] }
             }
-            c.timeoutMs = UInt32(timeouts.tcp[Int(new.rawValue)]) &* 1000
+            enterTCPState(&c, from: old, to: new)
         } else if proto == IPProto.udp {
             c.timeoutMs = UInt32(timeouts.udp) &* 1000
             if direction == .output { assureTemplate(c) }
         }
+    }
+
+    /// A TCP state transition's bookkeeping (spec §4): active/inactive counters, the
+    /// template's ASSURED mark on ESTABLISHED, and the new state's timeout.
+    @inline(__always)
+    mutating func enterTCPState(_ c: inout Connection, from old: UInt8, to new: UInt8) {
+        if new != old {
+            let d = c.dest
+            let inactive = c.flags & ConnFlags.inactive != 0
+            let active = TCPState.activeMask >> new & 1 != 0
+            if d >= 0 {
+                if !inactive && !active {
+                    dests.withUnsafeMutableBufferPointer { $0[Int(d)].activeConns -= 1; $0[Int(d)].inactiveConns += 1 }
+                    c.flags |= ConnFlags.inactive
+                } else if inactive && active {
+                    dests.withUnsafeMutableBufferPointer { $0[Int(d)].activeConns += 1; $0[Int(d)].inactiveConns -= 1 }
+                    c.flags &= ~ConnFlags.inactive
+                }
+            }
+            if new == TCPState.established.rawValue { assureTemplate(c) }
+            c.state = new
+        }
+        c.timeoutMs = UInt32(timeouts.tcp[Int(new)]) &* 1000
     }
 
     mutating func assureTemplate(_ c: Connection) {

@@ -20,9 +20,9 @@ public enum TCPState: UInt8, CaseIterable, Sendable {
     }
 
     /// States counted in ActiveConn.
-    @inlinable public var isActive: Bool {
-        self == .established || self == .synSent || self == .synRecv || self == .synAck
-    }
+    @inlinable public var isActive: Bool { Self.activeMask >> rawValue & 1 != 0 }
+    /// The same as a bit per state: ESTABLISHED, SYN_SENT, SYN_RECV, SYNACK.
+    public static let activeMask: UInt16 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 10
 }
 
 /// Direction of a packet relative to its connection.

@@ -59,6 +59,21 @@ struct SchedulerVectorTests {
         #expect(mh.slot(IPAddr("10.0.0.1")!, port: 0) == 3711 && mh.lookup[3711] == 1)
     }
 
+    @Test func maglevSlotIsTheHashModuloTheTableSize() {
+        // The lookup's multiply-shift modulo against the plain `%`, for every table size.
+        var rng = SplitMix64(seed: 7)
+        for index in 8...17 {
+            let mh = DestinationList.with(order: [], store: []) { MaglevHashing(tableIndex: index, destinations: $0) }
+            for k in 0..<20_000 {
+                let addr = k < 2 ? IPAddr(v4: k == 0 ? 0 : .max) : IPAddr(v4: UInt32(truncatingIfNeeded: rng.next()))
+                let port = UInt16(truncatingIfNeeded: rng.next())
+                let offset = Int(rng.next() % 200_000)
+                let h = HalfSipHash.hash(UInt32(truncatingIfNeeded: offset) &+ UInt32(port) &+ addr.fold, key: MaglevHashing.key1)
+                #expect(mh.slot(addr, port: port, offset: offset) == Int(h) % mh.size)
+            }
+        }
+    }
+
     /// The Maglev paper (NSDI'16) Table 1: M = 7; B0 (3, 4), B1 (0, 2), B2 (3, 1).
     @Test func maglevPaperExample() {
         let t = MaglevHashing.populate(offsets: [3, 0, 3], skips: [4, 2, 1], turns: [1, 1, 1], size: 7)
