@@ -30,6 +30,12 @@ int uvs_ring_set_filter(int fd, const struct sock_filter *filter, unsigned filte
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) == 0 ? 0 : -errno;
 }
 
+int uvs_ring_set_fanout(int fd, const struct sock_filter *filter, unsigned filter_len) {
+    /* Replaces the program of the whole fanout group this socket belongs to. */
+    struct sock_fprog prog = { .len = (unsigned short)filter_len, .filter = (struct sock_filter *)filter };
+    return setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof(prog)) == 0 ? 0 : -errno;
+}
+
 int uvs_ring_open(uvs_ring *r, int ifindex, uint32_t block_size, uint32_t block_nr, uint32_t tov_ms,
                   uint32_t reserve, const struct sock_filter *filter, unsigned filter_len,
                   uint16_t fanout_group, const struct sock_filter *fanout, unsigned fanout_len,

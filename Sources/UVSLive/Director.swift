@@ -36,9 +36,14 @@ public final class Director: @unchecked Sendable {
     var reachability: [IPAddr: NeighbourState] = [:]
     var clientGateway: IPAddr?
     /// Sync daemons (under `lock`): the master's socket, which the workers send on, and the
-    /// backup's receiving thread with what it counted.
+    /// backup's receiving thread.
     var syncMasterFD: Int32 = -1
     var syncReceiver: SyncReceiver?
+    /// What the receiving thread reads, under its own lock (it must never wait for `lock`:
+    /// stopping it joins the thread while `lock` is held): the traffic selection the fanout
+    /// program was made from, and its counters.
+    let syncLock = Lock()
+    var syncSelection = TrafficSelection()
     var syncMessages: UInt64 = 0
     var syncRejected: UInt64 = 0
 
@@ -180,6 +185,7 @@ public final class Director: @unchecked Sendable {
             throw LiveError("tunnel (-i) real servers need an IPv4 address on \(server.device) as the tunnel source")
         }
         selection = selectionFor(config, marks)
+        syncLock.with { syncSelection = selection }
         let sockFilter = try selection.socketFilter()
         let fanout = selection.fanoutProgram()
         if options.workers > 1 && fanout.contains(where: { $0.jt == 255 || $0.jf == 255 }) {
@@ -430,7 +436,7 @@ public final class Director: @unchecked Sendable {
         let snaps = snapshots()
         var out: [(String, UInt64)] = DropReason.allCases.map { r in (r.name, snaps.reduce(0) { $0 + ($1.drops.count > r.rawValue ? $1.drops[r.rawValue] : 0) }) }
         out += edgeCounters().drops
-        out.append(("sync-message-rejected", lock.with { syncRejected }))
+        out.append(("sync-message-rejected", syncLock.with { syncRejected }))
         return out
     }
 

@@ -124,9 +124,22 @@ extension Director {
     func updateFilters(_ sel: TrafficSelection) {
         let added = sel.vips.filter { !selection.vips.contains($0) }
         selection = sel
+        syncLock.with { syncSelection = sel }
         guard let filter = try? sel.socketFilter() else { log.error("cannot compile the new socket filter"); return }
         for w in workers {
             w.perform { s in for i in s.rings.indices { _ = s.rings[i].replaceFilter(filter) } }
+        }
+        // The fanout program knows the VIPs and the persistence netmask: a new VIP's clients
+        // must be hashed by their own address too (one ring per link is enough: the program
+        // is the group's).
+        if workers.count > 1, let first = workers.first {
+            let program = sel.fanoutProgram()
+            let log = self.log
+            first.perform { s in
+                for i in s.rings.indices where !s.rings[i].replaceFanout(program) {
+                    log.error("cannot replace the fanout program: the new services' flows may split across workers")
+                }
+            }
         }
         for g in guards {
             do { try g.install(sel) } catch { log.error("\(error.description)") }

@@ -13,6 +13,8 @@ extension Director {
     struct SyncChange {
         var masterFD: Int32?
         var backupFD: Int32?
+        /// The backup daemon the new receiving socket is for.
+        var backup: SyncDaemonConfig? = nil
     }
 
     func prepareSync(from old: [SyncDaemonConfig], to new: [SyncDaemonConfig]) throws(SyncSockets.Failure) -> SyncChange {
@@ -23,6 +25,7 @@ extension Director {
         if oldBackup != newBackup {
             do {
                 change.backupFD = try newBackup.map { d throws(SyncSockets.Failure) in try SyncSockets.openBackup(d) } ?? -1
+                change.backup = newBackup
             } catch {
                 if let fd = change.masterFD, fd >= 0 { close(fd) }
                 throw error
@@ -40,20 +43,25 @@ extension Director {
         }
         if let fd = change.backupFD {
             syncReceiver?.stop()
-            syncReceiver = fd >= 0 ? SyncReceiver(fd: fd) { [weak self] d in self?.receivedSync(d) } : nil
+            syncReceiver = nil
+            if fd >= 0, let backup = change.backup {
+                let id = backup.syncID
+                syncReceiver = SyncReceiver(fd: fd) { [weak self] d in self?.receivedSync(d, syncID: id) }
+            }
         }
     }
 
     /// One datagram to the backup's group: decoded once, each entry to its client's worker.
-    func receivedSync(_ d: UnsafeRawBufferPointer) {
-        let (backup, sel) = lock.with { (config.syncDaemons.first { $0.role == .backup }, selection) }
-        guard let backup, !workers.isEmpty else { return }
+    /// (On the receiving thread: takes only `syncLock`.)
+    func receivedSync(_ d: UnsafeRawBufferPointer, syncID: UInt8) {
+        guard !workers.isEmpty else { return }
+        let sel = syncLock.with { syncSelection }
         var perWorker = [[SyncEntry]](repeating: [], count: workers.count)
         var rejected: UInt64 = 0
         let n = workers.count
-        SyncMessage.read(d, syncID: backup.syncID, entry: { perWorker[sel.worker(forClient: $0.caddr, of: n)].append($0) },
+        SyncMessage.read(d, syncID: syncID, entry: { perWorker[sel.worker(forClient: $0.caddr, of: n)].append($0) },
                          rejected: { _ in rejected += 1 })
-        lock.with {
+        syncLock.with {
             syncMessages &+= 1
             syncRejected &+= rejected
         }

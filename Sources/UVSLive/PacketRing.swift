@@ -44,6 +44,11 @@ struct PacketRing {
         filter.withUnsafeBufferPointer { uvs_ring_set_filter(ring.fd, $0.baseAddress, UInt32($0.count)) } == 0
     }
 
+    /// Replaces the fanout program of the group this ring is in (every worker's ring of the link).
+    func replaceFanout(_ program: [sock_filter]) -> Bool {
+        program.withUnsafeBufferPointer { uvs_ring_set_fanout(ring.fd, $0.baseAddress, UInt32($0.count)) } == 0
+    }
+
     /// Kernel counters since the last call: frames seen, frames dropped for a full ring.
     func statistics() -> (packets: UInt32, drops: UInt32) {
         var p: UInt32 = 0, d: UInt32 = 0

@@ -151,6 +151,17 @@ class Masquerading(LiveTestCase):
             stats = lab.uvsadm("-L", "-n", "--stats").stdout
             self.assertRegex(stats, rf"TCP  {re.escape(VIP)}:80\s+32\s", stats)
 
+    def test_two_workers_with_a_service_added_at_run_time(self):
+        # The fanout program follows the VIPs: a NAT service added through uvsadm after the
+        # start must still bring both directions of each connection to one worker.
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1024)
+            lab.start_uvsd("", workers=2)
+            lab.uvsadm("-R", stdin=rules_for("nat"))
+            names = self.requests(lab, 16, sources=[f"{CLIENT_NET}.{i}" for i in range(1, 9)])
+            # (each worker has its own round robin: every server serves, the split varies)
+            self.assertEqual(set(names), {"rs1", "rs2", "rs3"})
+
     def test_sighup_changes_rules_mid_transfer(self):
         with Lab("nat") as lab:
             blob = lab.start_http_servers(payload_bytes=8 << 20)

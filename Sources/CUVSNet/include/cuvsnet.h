@@ -28,6 +28,7 @@ int uvs_ring_open(uvs_ring *r, int ifindex, uint32_t block_size, uint32_t block_
                   uint16_t fanout_group, const struct sock_filter *fanout, unsigned fanout_len,
                   char *err, size_t errlen);
 int uvs_ring_set_filter(int fd, const struct sock_filter *filter, unsigned filter_len);
+int uvs_ring_set_fanout(int fd, const struct sock_filter *filter, unsigned filter_len);
 void uvs_ring_close(uvs_ring *r);
 /* PACKET_STATISTICS (counters reset by every read, as the kernel does). */
 int uvs_ring_stats(int fd, uint32_t *packets, uint32_t *drops);
