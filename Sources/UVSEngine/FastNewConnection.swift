@@ -50,15 +50,7 @@ extension Engine {
         c.inPkts &+= 1
         c.expires = now + c.timeout
         conns[ci] = c
-        // DR transmit, as the established-flow fast path does it.
-        let p = buf.frame
-        p.storeBytes(of: ttl &- 1, toByteOffset: 22, as: UInt8.self)
-        var check = Checksum.ttlDecrement(check: UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt16.self)))
-        if check == 0xFFFF { check = 0 }
-        p.storeBytes(of: check.bigEndian, toByteOffset: 24, as: UInt16.self)
-        mac.store(p)
-        topology.serverSideMAC.store(p + 6)
-        queue(p, 14 + total, .server, ci)
+        sendDirect(buf.frame, total: total, ttl: ttl, to: mac, conn: ci)
         return .sent
     }
 }

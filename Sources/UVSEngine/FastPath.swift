@@ -68,9 +68,16 @@ extension Engine {
         buf.length = 14 + total
         countIn(Int32(d), total)
         Self.refresh(&conns[ci], timeoutMs: timeoutMs, now: now)
-        // ip_decrease_ttl, then ip_send_check's full checksum. The header verified, so the
-        // incremental update is the full checksum except for its representation of zero
-        // (0xFFFF where the full sum gives 0x0000).
+        sendDirect(p, total: total, ttl: ttl, to: mac, conn: ci)
+        return .sent
+    }
+
+    /// DR transmit of an untagged IPv4 frame whose header checksum verified:
+    /// ip_decrease_ttl, then ip_send_check's full checksum — here the incremental update,
+    /// which equals it except for its representation of zero (0xFFFF where the full sum
+    /// gives 0x0000) — and the MAC rewrite.
+    @inline(__always)
+    mutating func sendDirect(_ p: UnsafeMutableRawPointer, total: Int, ttl: UInt8, to mac: MACAddr, conn ci: Int32) {
         p.storeBytes(of: ttl &- 1, toByteOffset: 22, as: UInt8.self)
         var check = Checksum.ttlDecrement(check: UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt16.self)))
         if check == 0xFFFF { check = 0 }
@@ -78,7 +85,6 @@ extension Engine {
         mac.store(p)
         topology.serverSideMAC.store(p + 6)
         queue(p, 14 + total, .server, ci)
-        return .sent
     }
 
     /// One write access to the entry for the whole refresh.
