@@ -124,8 +124,8 @@ public final class CaptureWriter {
         setvbuf(file, nil, _IOFBF, CaptureReader.streamBuffer)
         __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
         guard let w = pcap_dump_fopen(d, file) else {
+            // (libpcap has closed the stream when it could not write the header)
             let msg = String(cString: pcap_geterr(d))
-            fclose(file)
             pcap_close(d)
             throw CaptureReader.Error(description: "\(path): \(msg)")
         }
