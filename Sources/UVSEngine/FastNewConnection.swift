@@ -51,6 +51,7 @@ extension Engine {
         c.expires = now + c.timeout
         conns[ci] = c
         sendDirect(buf.frame, total: total, ttl: ttl, to: mac, conn: ci)
+        if syncMaster != nil { syncConnection(ci, pkts: c.inPkts) }
         return .sent
     }
 }

@@ -3,7 +3,8 @@ import UVSPacket
 /// The established-flow fast path: the commonest packet a director sees — an untagged IPv4
 /// TCP/UDP segment, no options, not fragmented, from a client, on an existing direct-routing
 /// connection whose TCP state does not change (a retransmitted SYN included, unless the
-/// port-reuse rules reschedule it) — handled with the fewest instructions.
+/// port-reuse rules reschedule it) — handled with the fewest instructions. A master sync
+/// daemon is offered the connection afterwards, as on the full path.
 /// It has exactly the effects of the full path (`process` → `request` → `forwardRequest` →
 /// DR `transmit`), in the same order; any packet outside those conditions (a SYN, a state
 /// change, a due timer, an unavailable server, NAT or TUN, VLANs, MTU, a header checksum that
@@ -12,8 +13,8 @@ import UVSPacket
 extension Engine {
     @inline(__always)
     mutating func fastForward(_ buf: inout PacketBuffer, at time: Nanos) -> Verdict? {
-        guard time < conns.nextDue, time < fragmentsDue, time < estimatorDue, topology.serverVLAN < 0,
-              syncMaster == nil else { return nil }
+        guard time < conns.nextDue, time < fragmentsDue, time < estimatorDue, time < syncFlushDue,
+              topology.serverVLAN < 0 else { return nil }
         let p = buf.frame
         let len = buf.length
         guard len >= 42, p.loadUnaligned(fromByteOffset: 12, as: UInt16.self) == UInt16(0x0800).bigEndian,
@@ -69,6 +70,7 @@ extension Engine {
         countIn(Int32(d), total)
         Self.refresh(&conns[ci], timeoutMs: timeoutMs, now: now)
         sendDirect(p, total: total, ttl: ttl, to: mac, conn: ci)
+        if syncMaster != nil { syncConnection(ci, pkts: conns.withEntry(ci) { $0.pointee.inPkts }) }
         return .sent
     }
 
