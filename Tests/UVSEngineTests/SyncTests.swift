@@ -106,6 +106,46 @@ struct SyncTests {
         #expect(after.count == 1 && after[0].flags & ConnFlags.template != 0 && after[0].timeout == 60)
     }
 
+    @Test func garbageIsCountedNeverFatal() throws {
+        // Datagrams from the network: random bytes, and valid messages with bytes flipped or
+        // cut short, into a running backup. Nothing may trap; what is taken is consistent.
+        let master = try lab()
+        for p in 0..<45 { flow(master, UInt16(5000 + p), packets: 3) }
+        flow(master, 6000, packets: 3, vport: 443)
+        master.engine.advance(to: master.now + SyncMaster.flushAge)
+        let valid = messages(master)
+        let backup = try Lab(Self.rules)
+        try backup.engine.startSyncDaemon(SyncDaemonConfig(role: .backup), link: SyncLink(mtu: 1500, hasIPv4: true, hasIPv6: false))
+        var rng = SplitMix64(seed: 99)
+        for round in 0..<3000 {
+            var m: [UInt8]
+            if round % 3 == 0 {
+                m = (0..<Int(rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                if m.count >= 8 && round % 2 == 0 {
+                    // plausible headers: right size, version 1
+                    m[0] = 0; m[2] = UInt8(m.count >> 8); m[3] = UInt8(m.count & 0xFF); m[5] = 1; m[6] = 0; m[7] = 0
+                }
+            } else {
+                m = valid[Int(rng.next() % UInt64(valid.count))]
+                for _ in 0..<(1 + Int(rng.next() % 4)) { m[Int(rng.next() % UInt64(m.count))] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+                if round % 5 == 0 { m = Array(m.prefix(Int(rng.next() % UInt64(m.count)))) }
+            }
+            backup.now += Time.millisecond
+            m.withUnsafeBytes { backup.engine.receiveSync($0, at: backup.now) }
+        }
+        #expect(backup.engine.syncBackup.messages == 3000)
+        #expect(backup.engine.syncBackup.rejected > 0)
+        // Counters stay consistent with the table: every bound connection is counted once.
+        var active = 0, inactive = 0
+        for slot in backup.engine.conns.liveSlots() {
+            let c = backup.engine.conns[slot]
+            guard c.dest >= 0, !c.isTemplate else { continue }
+            if c.flags & ConnFlags.inactive != 0 { inactive += 1 } else { active += 1 }
+        }
+        #expect(active == backup.engine.dests.reduce(0) { $0 + Int($1.activeConns) })
+        #expect(inactive == backup.engine.dests.reduce(0) { $0 + Int($1.inactiveConns) })
+    }
+
     @Test func backupTakesWhatTheMasterSent() throws {
         let master = try lab()
         for p in 0..<50 { flow(master, UInt16(3000 + p), packets: 3) }
