@@ -25,6 +25,22 @@ struct SyncTests {
         return l
     }
 
+    /// A master after `flows` established connections from port 3000 on and a persistent
+    /// one from port 4000, with its messages (the last one flushed).
+    func masterAfter(flows: Int) throws -> (Lab, [[UInt8]]) {
+        let master = try lab()
+        for p in 0..<flows { flow(master, UInt16(3000 + p), packets: 3) }
+        flow(master, 4000, packets: 3, vport: 443)
+        master.engine.advance(to: master.now + SyncMaster.flushAge)
+        return (master, messages(master))
+    }
+
+    func backupLab() throws -> Lab {
+        let backup = try Lab(Self.rules)
+        try backup.engine.startSyncDaemon(SyncDaemonConfig(role: .backup), link: SyncLink(mtu: 1500, hasIPv4: true, hasIPv6: false))
+        return backup
+    }
+
     func messages(_ l: Lab) -> [[UInt8]] {
         var out: [[UInt8]] = []
         l.engine.takeSyncMessages { out.append(Array($0)) }
@@ -109,13 +125,8 @@ struct SyncTests {
     @Test func garbageIsCountedNeverFatal() throws {
         // Datagrams from the network: random bytes, and valid messages with bytes flipped or
         // cut short, into a running backup. Nothing may trap; what is taken is consistent.
-        let master = try lab()
-        for p in 0..<45 { flow(master, UInt16(5000 + p), packets: 3) }
-        flow(master, 6000, packets: 3, vport: 443)
-        master.engine.advance(to: master.now + SyncMaster.flushAge)
-        let valid = messages(master)
-        let backup = try Lab(Self.rules)
-        try backup.engine.startSyncDaemon(SyncDaemonConfig(role: .backup), link: SyncLink(mtu: 1500, hasIPv4: true, hasIPv6: false))
+        let (_, valid) = try masterAfter(flows: 45)
+        let backup = try backupLab()
         var rng = SplitMix64(seed: 99)
         for round in 0..<3000 {
             var m: [UInt8]
@@ -147,14 +158,9 @@ struct SyncTests {
     }
 
     @Test func backupTakesWhatTheMasterSent() throws {
-        let master = try lab()
-        for p in 0..<50 { flow(master, UInt16(3000 + p), packets: 3) }
-        flow(master, 4000, packets: 3, vport: 443)
-        master.engine.advance(to: master.now + SyncMaster.flushAge)
-        let msgs = messages(master)
+        let (master, msgs) = try masterAfter(flows: 50)
         #expect(msgs.count == 2)    // 40 entries fill a 1472-byte message
-        let backup = try Lab(Self.rules)
-        try backup.engine.startSyncDaemon(SyncDaemonConfig(role: .backup), link: SyncLink(mtu: 1500, hasIPv4: true, hasIPv6: false))
+        let backup = try backupLab()
         for m in msgs { m.withUnsafeBytes { backup.engine.receiveSync($0, at: backup.now) } }
         #expect(backup.engine.syncBackup.entries == 54 && backup.engine.syncBackup.rejected == 0)
         var o = ListOptions()
