@@ -5,7 +5,10 @@ public struct NeverQueue: Scheduler {
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
-        for i in 0..<list.count where list.eligible(i) && list.activeConns(i) == 0 { return i }
+        for i in 0..<list.count {
+            let s = list.server(i)
+            if s.pointee.weight > 0 && !s.pointee.overloaded && s.pointee.activeConns == 0 { return i }
+        }
         return ShortestExpectedDelay.pick(list)
     }
 }

@@ -19,16 +19,17 @@ public struct WeightedLeastConnection: Scheduler {
         var best = first
         var bestLoad = list.overhead(first)
         var bestWeight = Int64(list.weight(first))
-        var i = first + 1
+        var i = first &+ 1
         while i < list.count {
-            if !list.overloaded(i) {
-                let load = list.overhead(i)
-                let w = Int64(list.weight(i))
+            let s = list.server(i)
+            if !s.pointee.overloaded {
+                let load = Int64(s.pointee.activeConns) &<< 8 &+ Int64(s.pointee.inactiveConns)
+                let w = Int64(s.pointee.weight)
                 if bestLoad &* w > load &* bestWeight {
                     best = i; bestLoad = load; bestWeight = w
                 }
             }
-            i += 1
+            i &+= 1
         }
         return best
     }
