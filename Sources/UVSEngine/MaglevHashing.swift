@@ -44,11 +44,9 @@ public struct MaglevHashing: Scheduler {
         guard turns.contains(where: { $0 > 0 }) else { return table }
         var perm = offsets
         let count = offsets.count
-        // Occupancy in a bitmap (as the kernel's test_bit): 8 KiB for M = 65521 stays in L1
-        // while the probes jump around the table.
-        var filled = [UInt64](repeating: 0, count: (size + 63) / 64)
+        // The table is its own occupancy map (-1 = free): a probe is one load and one
+        // compare (a separate bitmap cost a shift and a mask per probe, and was slower).
         table.withUnsafeMutableBufferPointer { t in
-          filled.withUnsafeMutableBufferPointer { bits in
             perm.withUnsafeMutableBufferPointer { perm in
                 skips.withUnsafeBufferPointer { skips in
                     turns.withUnsafeBufferPointer { turns in
@@ -60,13 +58,12 @@ public struct MaglevHashing: Scheduler {
                                 if turns[d] < 1 { d += 1; continue }
                                 var c = perm[d]
                                 let skip = skips[d]
-                                while bits[c >> 6] & (1 << UInt64(c & 63)) != 0 {
-                                    c += skip
-                                    if c >= size { c -= size }
+                                while t[c] >= 0 {
+                                    c &+= skip
+                                    if c >= size { c &-= size }
                                 }
                                 perm[d] = c
-                                bits[c >> 6] |= 1 << UInt64(c & 63)
-                                t[c] = Int32(d)
+                                t[c] = Int32(truncatingIfNeeded: d)
                                 n += 1
                                 if n == size { return }
                                 claimed += 1
@@ -76,7 +73,6 @@ public struct MaglevHashing: Scheduler {
                     }
                 }
             }
-          }
         }
         return table
     }
