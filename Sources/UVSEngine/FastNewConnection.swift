@@ -24,8 +24,7 @@ extension Engine {
         lastFlow = FlowTuple(proto: IPProto.tcp, src: src, sport: sport, dst: dst, dport: dport)
         buf.length = 14 + total
         guard let pos = selectDestination(svc, proto: IPProto.tcp, src: src, dst: dst, sport: sport, dport: dport) else {
-            var pkt = ParsedPacket()
-            _ = PacketParser.parse(buf.frame, buf.length, &pkt)
+            var pkt = Self.parsed(buf)
             return noDestination(svc, &buf, &pkt)
         }
         let d = services.withUnsafeBufferPointer { $0[Int(svc)].destinations[pos] }
@@ -39,8 +38,7 @@ extension Engine {
         countConnection(d)
         let mac = destMACs.withUnsafeBufferPointer { $0[Int(d)] }
         guard method == .directRoute, let mac else {
-            var pkt = ParsedPacket()
-            _ = PacketParser.parse(buf.frame, buf.length, &pkt)
+            var pkt = Self.parsed(buf)
             return forwardRequest(ci, &buf, &pkt)
         }
         // forwardRequest: counters, the state transition, the refresh.
@@ -53,5 +51,13 @@ extension Engine {
         sendDirect(buf.frame, total: total, ttl: ttl, to: mac, conn: ci)
         if syncMaster != nil { syncConnection(ci, pkts: c.inPkts) }
         return .sent
+    }
+
+    /// The frame as the full path would have parsed it (it passed fastForward's checks),
+    /// for continuing there.
+    static func parsed(_ buf: PacketBuffer) -> ParsedPacket {
+        var pkt = ParsedPacket()
+        _ = PacketParser.parse(buf.frame, buf.length, &pkt)
+        return pkt
     }
 }

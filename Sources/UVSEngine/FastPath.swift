@@ -55,8 +55,8 @@ extension Engine {
         if proto == IPProto.tcp {
             guard let ev = TCPStateMachine.event(flags: tcpFlags), state <= TCPState.synAck.rawValue else { return nil }
             let direction = flags & ConnFlags.noOutput != 0 ? FlowDirection.inputOnly : .input
-            let row = ((sysctls.secureTCP >= 2 ? 3 : 0) + direction.rawValue) * 44 + ev * 11
-            guard tcpTransitions[row + Int(state)] == state else { return nil }
+            guard tcpTransitions[TCPStateMachine.index(state, direction: direction, event: ev, secure: sysctls.secureTCP >= 2)]
+                == state else { return nil }
             timeoutMs = UInt32(timeouts.tcp[Int(state)]) &* 1000
         } else {
             timeoutMs = UInt32(timeouts.udp) &* 1000

@@ -393,8 +393,8 @@ extension Engine {
             let old = c.state <= TCPState.synAck.rawValue ? c.state : TCPState.none.rawValue
             var new = TCPState.close.rawValue
             if let ev = TCPStateMachine.event(flags: flags) {
-                let row = ((sysctls.secureTCP >= 2 ? 3 : 0) + direction.rawValue) * 44 + ev * 11
-                new = tcpTransitions.withUnsafeBufferPointer { $0[row + Int(old)] }
+                let i = TCPStateMachine.index(old, direction: direction, event: ev, secure: sysctls.secureTCP >= 2)
+                new = tcpTransitions.withUnsafeBufferPointer { $0[i] }
             }
             enterTCPState(&c, from: old, to: new)
         } else if proto == IPProto.udp {

@@ -19,6 +19,11 @@ public struct SyncDaemonConfig: Equatable, Sendable {
     public static let defaultGroup = IPAddr(v4: 0xE000_0051)
     public static let defaultPort: UInt16 = 8848
 
+    /// The values in effect: the kernel's defaults (224.0.0.81, 8848, TTL 1) where unset.
+    public var multicastGroup: IPAddr { group ?? Self.defaultGroup }
+    public var multicastPort: UInt16 { port != 0 ? port : Self.defaultPort }
+    public var multicastTTL: UInt8 { ttl != 0 ? ttl : 1 }
+
     /// `ipvsadm -L --daemon`'s line (spec §6.8).
     public var listing: String {
         var s = "\(role.rawValue) sync daemon (mcast=\(interface), syncid=\(syncID)"
@@ -44,11 +49,11 @@ extension Engine {
     public mutating func startSyncDaemon(_ request: SyncDaemonConfig, link: SyncLink?) throws(IPVSError) {
         guard !syncDaemons.contains(where: { $0.role == request.role }) else { throw .daemonRunning }
         var c = request
-        if c.group == nil { c.group = SyncDaemonConfig.defaultGroup }
-        if c.port == 0 { c.port = SyncDaemonConfig.defaultPort }
-        if c.ttl == 0 { c.ttl = 1 }
+        c.group = c.multicastGroup
+        c.port = c.multicastPort
+        c.ttl = c.multicastTTL
         guard let link else { throw .noSuchDevice }
-        let v6 = !(c.group!.isV4)
+        let v6 = !c.multicastGroup.isV4
         let headers = v6 ? 48 : 28
         let backup = c.role == .backup
         let mtu = backup ? min(max(link.mtu, 1500), 65535) : 1500

@@ -11,9 +11,6 @@ public struct SyncMaster {
     /// Messages waiting for the edge, and those discarded because the queue was full.
     public internal(set) var queued = 0
     public internal(set) var discarded: UInt64 = 0
-    /// Entries and messages built.
-    public internal(set) var entriesSent: UInt64 = 0
-    public internal(set) var messagesSent: UInt64 = 0
 
     let outbox: SyncOutbox
     /// The message being filled: its slot, write offset, format and first use.
@@ -78,7 +75,6 @@ public struct SyncMaster {
         p.storeBytes(of: UInt16(head).bigEndian, toByteOffset: 2, as: UInt16.self)
         let countAt = version == 1 ? 4 : 0
         p.storeBytes(of: p.load(fromByteOffset: countAt, as: UInt8.self) &+ 1, toByteOffset: countAt, as: UInt8.self)
-        entriesSent &+= 1
         return at
     }
 
@@ -87,7 +83,6 @@ public struct SyncMaster {
         guard current >= 0 else { return }
         outbox.lengths[current] = head
         queued += 1
-        messagesSent &+= 1
         current = -1
     }
 

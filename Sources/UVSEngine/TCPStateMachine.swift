@@ -80,12 +80,17 @@ public enum TCPStateMachine {
         return (normal + secure).flatMap { $0.flatMap { $0 } }
     }()
 
+    /// Where the next state of (`state`, `direction`, `event`) lies in `tables`.
+    @inlinable @inline(__always)
+    public static func index(_ state: UInt8, direction: FlowDirection, event ev: Int, secure: Bool) -> Int {
+        ((secure ? 3 : 0) + direction.rawValue) * 44 + ev * 11 + Int(state)
+    }
+
     @inlinable
     public static func next(_ state: TCPState, direction: FlowDirection, flags: UInt8,
                             secure: Bool) -> TCPState {
         guard let ev = event(flags: flags) else { return .close }
-        let idx = ((secure ? 3 : 0) + direction.rawValue) * 44 + ev * 11 + Int(state.rawValue)
-        return TCPState(rawValue: tables[idx])!
+        return TCPState(rawValue: tables[index(state.rawValue, direction: direction, event: ev, secure: secure)])!
     }
 }
 

@@ -35,6 +35,8 @@ public struct Replay {
     /// Settle time before replies (the oracle's --settle) and listing delay after the last packet.
     public static let settle: Nanos = 300 * Time.millisecond
     public static let listingDelay: Nanos = 2500 * Time.millisecond
+    /// The oracle director's own address on its client link (dir-in).
+    static let clientSideAddress = IPAddr("198.18.255.254")!
 
     public struct Summary {
         public var inputFrames = 0
@@ -72,7 +74,7 @@ public struct Replay {
             }
         }
         var taken = Set(vips + rips)
-        taken.insert(IPAddr("198.18.255.254")!)
+        taken.insert(Self.clientSideAddress)
         let dip4: IPAddr
         if let d = o.dip {
             guard let a = IPAddr(d) else { throw Failure("--dip \(d): not an address") }
@@ -134,14 +136,15 @@ public struct Replay {
         var sink = ReplayOutput(toServers: toServers, toClients: toClients, trackFlows: o.decisions)
         // A master's messages leave by its interface; a backup takes the datagrams to its
         // group arriving on its interface.
+        let sideOf: [String: Side] = ["dir-in": .client, "dir-out": .server]
         let master = engine.syncDaemons.first { $0.role == .master }
-        let masterSide: Side? = master.flatMap { ["dir-in": Side.client, "dir-out": Side.server][$0.interface] }
+        let masterSide = master.flatMap { sideOf[$0.interface] }
         var syncOut = master.map {
-            SyncDatagram($0, source: masterSide == .client ? IPAddr("198.18.255.254")! : ($0.group?.isV4 ?? true ? dip4 : dip6),
+            SyncDatagram($0, source: masterSide == .client ? Self.clientSideAddress : ($0.multicastGroup.isV4 ? dip4 : dip6),
                          sourceMAC: masterSide == .client ? dirMAC : topo.serverSideMAC)
         }
         let backup = engine.syncDaemons.first { $0.role == .backup }
-        let backupSide: Side? = backup.flatMap { ["dir-in": Side.client, "dir-out": Side.server][$0.interface] }
+        let backupSide = backup.flatMap { sideOf[$0.interface] }
         // Plain flags for the per-frame loop (testing the optionals copies them each time).
         let hasMaster = master != nil, hasBackup = backup != nil
         let syncFrame = UnsafeMutableRawPointer.allocate(byteCount: 65536 + 128, alignment: 16)
@@ -156,7 +159,7 @@ public struct Replay {
         }
         func receiveSync(_ engine: inout Engine, _ buf: PacketBuffer, from side: Side, at t: Nanos) {
             guard let b = backup, side == backupSide,
-                  let payload = SyncDatagram.payload(of: buf.frame, buf.length, group: b.group!, port: b.port) else { return }
+                  let payload = SyncDatagram.payload(of: buf.frame, buf.length, group: b.multicastGroup, port: b.multicastPort) else { return }
             engine.receiveSync(payload, at: t)
         }
         var summary = Summary()

@@ -15,9 +15,9 @@ struct SyncDatagram {
     var ipID: UInt16 = 1
 
     init(_ d: SyncDaemonConfig, source: IPAddr, sourceMAC: MACAddr) {
-        group = d.group ?? SyncDaemonConfig.defaultGroup
-        port = d.port == 0 ? SyncDaemonConfig.defaultPort : d.port
-        ttl = d.ttl == 0 ? 1 : d.ttl
+        group = d.multicastGroup
+        port = d.multicastPort
+        ttl = d.multicastTTL
         self.source = source
         self.sourceMAC = sourceMAC
     }

@@ -35,11 +35,7 @@ final class ControlServer: @unchecked Sendable {
             unlink(path)
             throw LiveError("control socket \(path): \(e)")
         }
-        let arg = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            Unmanaged<ControlServer>.fromOpaque(arg!).takeRetainedValue().acceptLoop()
-            return nil
-        }, arg)
+        thread = Threads.start { self.acceptLoop() }
     }
 
     static func someoneListens(_ path: String) -> Bool {
@@ -64,24 +60,8 @@ final class ControlServer: @unchecked Sendable {
                 continue
             }
             clients.add(1, ordering: .relaxed)
-            let box = Unmanaged.passRetained(ClientBox(server: self, fd: c)).toOpaque()
-            var t = pthread_t()
-            var attr = pthread_attr_t()
-            pthread_attr_init(&attr)
-            pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-            pthread_create(&t, &attr, { arg in
-                let b = Unmanaged<ClientBox>.fromOpaque(arg!).takeRetainedValue()
-                b.server.serve(b.fd)
-                return nil
-            }, box)
-            pthread_attr_destroy(&attr)
+            Threads.start(detached: true) { self.serve(c) }
         }
-    }
-
-    private final class ClientBox {
-        let server: ControlServer
-        let fd: Int32
-        init(server: ControlServer, fd: Int32) { self.server = server; self.fd = fd }
     }
 
     private func serve(_ c: Int32) {

@@ -445,6 +445,10 @@ public final class Director: @unchecked Sendable {
         let edge = edgeCounters()
         let drops = dropReport().filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
         let conns = snaps.reduce(0) { $0 + $1.connections }
-        log.info("counters: received=\(edge.received) sent=\(edge.sent) staged=\(edge.staged) connections=\(conns) arp-replies=\(edge.arpReplies) drops: \(drops.isEmpty ? "none" : drops)")
+        let daemons = lock.with { config.syncDaemons.map(\.role) }
+        let received = syncLock.with { syncMessages }
+        let sync = (daemons.contains(.master) ? " sync-sent=\(edge.syncSent)" : "")
+            + (daemons.contains(.backup) ? " sync-received=\(received)" : "")
+        log.info("counters: received=\(edge.received) sent=\(edge.sent) staged=\(edge.staged) connections=\(conns) arp-replies=\(edge.arpReplies)\(sync) drops: \(drops.isEmpty ? "none" : drops)")
     }
 }

@@ -60,7 +60,7 @@ enum SyncSockets {
     /// The master's socket, connected to the group; datagrams are sent with `send`.
     /// A UDP socket of the group's family, bound to the daemon's interface.
     static func openSocket(_ d: SyncDaemonConfig) throws(Failure) -> (fd: Int32, index: Int32, group: IPAddr) {
-        let group = d.group ?? SyncDaemonConfig.defaultGroup
+        let group = d.multicastGroup
         guard let (index, _, _) = NetworkInterface.deviceInfo(d.interface) else { throw Failure("no device \(d.interface)") }
         let fd = socket(group.isV4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket") }
@@ -81,19 +81,19 @@ enum SyncSockets {
             m.imr_ifindex = index
             ok = option(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, m)
                 && option(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, Int32(0))
-                && option(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, Int32(d.ttl == 0 ? 1 : d.ttl))
+                && option(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, Int32(d.multicastTTL))
                 && option(fd, Int32(IPPROTO_IP), IP_MTU_DISCOVER, Int32(IP_PMTUDISC_DONT))
         } else {
             ok = option(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, index)
                 && option(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_LOOP, Int32(0))
-                && option(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, Int32(d.ttl == 0 ? 1 : d.ttl))
+                && option(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, Int32(d.multicastTTL))
                 && option(fd, Int32(IPPROTO_IPV6), IPV6_MTU_DISCOVER, Int32(IPV6_PMTUDISC_DONT))
         }
         // From the interface's own address (bind_mcastif_addr).
         if ok, let src = NetworkInterface.addresses(of: d.interface).first(where: { $0.isV4 == v4 && ($0.isV4 || $0.hi >> 54 != 0x3FA) }) {
             ok = connectOrBind(fd, src, port: 0, ifindex: index, connect: false)
         }
-        ok = ok && connectOrBind(fd, group, port: d.port == 0 ? SyncDaemonConfig.defaultPort : d.port, ifindex: index, connect: true)
+        ok = ok && connectOrBind(fd, group, port: d.multicastPort, ifindex: index, connect: true)
         guard ok else {
             let f = Failure("sync master socket on \(d.interface)")
             close(fd)
@@ -107,7 +107,7 @@ enum SyncSockets {
         let (fd, index, group) = try openSocket(d)
         let v4 = group.isV4
         var ok = option(fd, SOL_SOCKET, SO_REUSEADDR, Int32(1))
-            && connectOrBind(fd, group, port: d.port == 0 ? SyncDaemonConfig.defaultPort : d.port, ifindex: index, connect: false)
+            && connectOrBind(fd, group, port: d.multicastPort, ifindex: index, connect: false)
         if v4 {
             var m = ip_mreqn()
             m.imr_multiaddr.s_addr = group.v4.bigEndian
@@ -139,12 +139,7 @@ final class SyncReceiver: @unchecked Sendable {
     init(fd: Int32, deliver: @escaping (UnsafeRawBufferPointer) -> Void) {
         self.fd = fd
         self.deliver = deliver
-        let me = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            let r = Unmanaged<SyncReceiver>.fromOpaque(arg!).takeRetainedValue()
-            r.loop()
-            return nil
-        }, me)
+        thread = Threads.start { self.loop() }
     }
 
     private func loop() {

@@ -26,12 +26,7 @@ final class Worker: @unchecked Sendable {
     }
 
     func start() {
-        let arg = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { arg in
-            let w = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
-            w.main()
-            return nil
-        }, arg)
+        thread = Threads.start { self.main() }
     }
 
     private func main() {
