@@ -183,7 +183,7 @@ let benchmarks: @Sendable () -> Void = {
                 }
                 let order: [Int32] = (0..<Int32(servers)).reversed()
                 let setup = SchedulerSetup(serviceFlags: 0, sysctls: Sysctls())
-                var sched = DestinationList.with(order: [], store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
+                let sched = DestinationList.with(order: [], store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
                 for i in 0..<servers {
                     DestinationList.with(order: Array(order.suffix(i + 1)), store: store) { sched.added(at: 0, $0) }
                 }

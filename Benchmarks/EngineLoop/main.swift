@@ -103,7 +103,7 @@ func decide(_ name: String, servers: Int, n: Int) {
     }
     let order: [Int32] = (0..<Int32(servers)).reversed()
     let setup = SchedulerSetup(serviceFlags: 0, sysctls: Sysctls())
-    var sched = DestinationList.with(order: order, store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
+    let sched = DestinationList.with(order: order, store: store) { SchedulerRegistry.make(name, setup: setup, destinations: $0)! }
     var req = SchedulingRequest(proto: 6, src: IPAddr(v4: 0xCB00_7101), dst: IPAddr(v4: 0xC000_0264), sport: 40000, dport: 80)
     var sum = 0
     var start = timespec(), end = timespec()

@@ -49,7 +49,7 @@ public struct Engine {
     public var timeouts = Timeouts()
     public var topology: Topology
     public internal(set) var services: [VirtualService] = []
-    var schedulers: [(any Scheduler)?] = []
+    var schedulers: ContiguousArray<SchedulerCell?> = []
     var serviceIndex: [ServiceKey: Int32] = [:] { didSet { serviceCache.removeAll() } }
     /// Recent packet-path service lookups (direct-mapped): a new connection to a known VIP
     /// skips hashing the key through the dictionary. Cleared whenever services change.
@@ -128,13 +128,23 @@ public struct Engine {
     // MARK: configuration (spec §1.1, §1.2)
 
     /// Runs a scheduler hook with the service's current destination list.
-    mutating func notifyScheduler(_ svc: Int32, _ hook: (inout any Scheduler, DestinationList) -> Void) {
-        guard var sched = schedulers[Int(svc)].take() else { return }
-        DestinationList.with(order: services[Int(svc)].destinations, store: dests) { hook(&sched, $0) }
+    mutating func notifyScheduler(_ svc: Int32, _ hook: (SchedulerCell, DestinationList) -> Void) {
+        guard let sched = takeScheduler(svc) else { return }
+        DestinationList.with(order: services[Int(svc)].destinations, store: dests) { hook(sched, $0) }
         schedulers[Int(svc)] = sched
     }
 
-    func makeScheduler(_ name: String, flags: UInt32, _ svc: Int32?) -> (any Scheduler)? {
+    /// Moves the service's scheduler out of its slot (nil when it has none), copied first
+    /// if another engine value shares it; the caller puts it back. A move, so neither the
+    /// check nor the call costs reference counting.
+    @inline(__always)
+    mutating func takeScheduler(_ svc: Int32) -> SchedulerCell? {
+        guard var sched = schedulers[Int(svc)].take() else { return nil }
+        if !isKnownUniquelyReferenced(&sched) { sched = sched.copy() }
+        return sched
+    }
+
+    func makeScheduler(_ name: String, flags: UInt32, _ svc: Int32?) -> SchedulerCell? {
         DestinationList.with(order: svc.map { services[Int($0)].destinations } ?? [], store: dests) {
             SchedulerRegistry.make(name, setup: SchedulerSetup(serviceFlags: flags, sysctls: sysctls), destinations: $0)
         }

@@ -4,14 +4,14 @@ public struct LeastConnection: Scheduler {
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
-        // One address per destination, fields read from it; the first eligible one always
-        // beats the sentinel (loads stay far below Int64.max), as the kernel's `!least`.
+        // Branch-free per destination: an ineligible one gets the sentinel load, which never
+        // wins, and the first eligible one always beats it (loads stay far below Int64.max),
+        // as the kernel's `!least`.
         var best = -1
         var bestLoad = Int64.max
         for i in 0..<list.count {
             let s = list.server(i)
-            guard s.pointee.weight > 0, !s.pointee.overloaded else { continue }
-            let load = Int64(s.pointee.activeConns) &<< 8 &+ Int64(s.pointee.inactiveConns)
+            let load = s.pointee.schedulingWeight > 0 ? s.pointee.overhead : Int64.max
             if load < bestLoad { best = i; bestLoad = load }
         }
         return best < 0 ? nil : best

@@ -1,5 +1,6 @@
 /// nq (spec §2.6): the first eligible destination with no active connection; otherwise
-/// the sed choice (one kernel pass, the same result as these two).
+/// the sed choice (the kernel makes one pass; these two give the same result, and the
+/// first is a cheap scan).
 public struct NeverQueue: Scheduler {
     public static let name = "nq"
     public init(setup: SchedulerSetup, destinations: DestinationList) {}
@@ -7,7 +8,7 @@ public struct NeverQueue: Scheduler {
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {
         for i in 0..<list.count {
             let s = list.server(i)
-            if s.pointee.weight > 0 && !s.pointee.overloaded && s.pointee.activeConns == 0 { return i }
+            if s.pointee.activeConns == 0 && s.pointee.schedulingWeight > 0 { return i }
         }
         return ShortestExpectedDelay.pick(list)
     }

@@ -255,11 +255,11 @@ extension Engine {
     }
 
     mutating func selectDestination(_ svc: Int32, proto: UInt8, src: IPAddr, dst: IPAddr, sport: UInt16, dport: UInt16) -> Int? {
-        // The scheduler is moved out and back, so it can be mutated while the lists are lent.
-        guard var sched = schedulers[Int(svc)].take() else { return nil }
+        // Built before the scheduler leaves its slot (the random draws are the engine's).
         let req = SchedulingRequest(proto: proto, src: src, dst: dst, sport: sport,
                                     dport: dport, now: now, random: (rng.next(), rng.next()),
                                     serviceFlags: services[Int(svc)].flags)
+        guard let sched = takeScheduler(svc) else { return nil }
         let r = DestinationList.with(order: services[Int(svc)].destinations, store: dests) { sched.select(req, $0) }
         schedulers[Int(svc)] = sched
         return r

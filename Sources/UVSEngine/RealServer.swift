@@ -27,14 +27,23 @@ public enum TunnelChecksum: UInt8, Sendable {
 /// A real server (kernel: ip_vs_dest) of one virtual service.
 public struct RealServer: Sendable {
     // What schedulers read, together at the start (one cache line).
-    public var weight: Int32
-    public var activeConns: Int32 = 0
-    public var inactiveConns: Int32 = 0
+    /// active*256 + inactive: the kernel's ip_vs_dest_conn_overhead, kept up to date by the
+    /// counters' observers so the least-connection loops read one field.
+    public internal(set) var overhead: Int64 = 0
+    /// active + 1: the kernel's ip_vs_sed_dest_overhead (sed, nq), kept the same way.
+    public internal(set) var sedOverhead: Int64 = 1
+    /// The weight while eligible for new connections (weight > 0 and not OVERLOAD), else 0:
+    /// one field and no flag test per destination in the least-connection loops (a
+    /// destination of weight 0 never wins their comparisons).
+    public internal(set) var schedulingWeight: Int32
+    public var weight: Int32 { didSet { refreshDerived() } }
+    public var activeConns: Int32 = 0 { didSet { refreshDerived() } }
+    public var inactiveConns: Int32 = 0 { didSet { refreshDerived() } }
     public var persistConns: Int32 = 0
     /// The latest non-zero weight (used by mh).
     public var lastWeight: Int32
     public var available = true
-    public var overloaded = false
+    public var overloaded = false { didSet { refreshDerived() } }
     public var method: ForwardMethod
     public var port: UInt16
     public var addr: IPAddr
@@ -52,10 +61,14 @@ public struct RealServer: Sendable {
     public init(addr: IPAddr, port: UInt16, method: ForwardMethod, weight: Int32, service: Int32) {
         self.addr = addr; self.port = port; self.method = method; self.weight = weight
         self.lastWeight = weight; self.service = service
+        schedulingWeight = max(weight, 0)
     }
 
-    /// active*256 + inactive: the kernel's ip_vs_dest_conn_overhead.
-    @inlinable public var overhead: Int64 { Int64(activeConns) * 256 + Int64(inactiveConns) }
+    @usableFromInline mutating func refreshDerived() {
+        overhead = Int64(activeConns) &<< 8 &+ Int64(inactiveConns)
+        sedOverhead = Int64(activeConns) &+ 1
+        schedulingWeight = overloaded || weight < 0 ? 0 : weight
+    }
 
     /// Eligible for new connections (weight > 0 and not OVERLOAD).
     @inlinable public var eligible: Bool { weight > 0 && !overloaded }

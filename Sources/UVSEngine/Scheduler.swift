@@ -70,10 +70,9 @@ public struct DestinationList {
     @inlinable public func activeConns(_ p: Int) -> Int32 { server(p).pointee.activeConns }
     @inlinable public func overloaded(_ p: Int) -> Bool { server(p).pointee.overloaded }
     @inlinable public func eligible(_ p: Int) -> Bool { let s = server(p); return s.pointee.weight > 0 && !s.pointee.overloaded }
-    @inlinable public func overhead(_ p: Int) -> Int64 {
-        let s = server(p)
-        return Int64(s.pointee.activeConns) << 8 + Int64(s.pointee.inactiveConns)
-    }
+    @inlinable public func overhead(_ p: Int) -> Int64 { server(p).pointee.overhead }
+    /// The weight while eligible, else 0 (`RealServer.schedulingWeight`).
+    @inlinable public func schedulingWeight(_ p: Int) -> Int32 { server(p).pointee.schedulingWeight }
     /// The destination index (engine-wide) at a list position.
     @inlinable public func id(_ position: Int) -> Int32 { order[position] }
 }
@@ -116,9 +115,9 @@ public enum SchedulerRegistry {
         all.first { $0.name == name }
     }
 
-    public static func make(_ name: String, setup: SchedulerSetup, destinations: DestinationList) -> (any Scheduler)? {
+    public static func make(_ name: String, setup: SchedulerSetup, destinations: DestinationList) -> SchedulerCell? {
         guard let t = type(named: name) else { return nil }
-        return t.init(setup: setup, destinations: destinations)
+        return SchedulerCell.make(t, setup: setup, destinations: destinations)
     }
 }
 

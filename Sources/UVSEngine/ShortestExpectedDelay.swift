@@ -8,18 +8,8 @@ public struct ShortestExpectedDelay: Scheduler {
         Self.pick(list)
     }
 
+    /// The sed choice: least (active + 1)/weight, scanned as wlc's.
     static func pick(_ list: DestinationList) -> Int? {
-        var best = -1
-        var bestLoad: Int64 = 0, bestWeight: Int64 = 0
-        for i in 0..<list.count {
-            let s = list.server(i)
-            guard s.pointee.weight > 0, !s.pointee.overloaded else { continue }
-            let load = Int64(s.pointee.activeConns) &+ 1
-            let w = Int64(s.pointee.weight)
-            if best < 0 || bestLoad &* w > load &* bestWeight {
-                best = i; bestLoad = load; bestWeight = w
-            }
-        }
-        return best < 0 ? nil : best
+        WeightedLeastConnection.leastRatio(list) { $0.pointee.sedOverhead }
     }
 }

@@ -10,27 +10,38 @@ public struct WeightedLeastConnection: Scheduler {
 
     /// The wlc choice (also lblc's and lblcr's fallback).
     public static func pick(_ list: DestinationList) -> Int? {
-        var first = -1
-        for i in 0..<list.count where list.eligible(i) {
-            first = i
-            break
+        leastRatio(list) { $0.pointee.overhead }
+    }
+
+    /// The destination with the least load/weight, ties to the earliest, as the kernel's
+    /// scan of wlc and sed: the first eligible destination, then only OVERLOAD skipped.
+    /// `schedulingWeight` is 0 for an overloaded or weight-0 destination and 0 never wins
+    /// the comparison, so the loop has no flag test. Two running minima over alternate
+    /// destinations, merged at the end, halve the chain of dependent multiplications (the
+    /// strict comparisons make the result the first minimum either way).
+    @inline(__always)
+    static func leastRatio(_ list: DestinationList, load: (UnsafePointer<RealServer>) -> Int64) -> Int? {
+        let n = list.count
+        var i = 0
+        while i < n && list.schedulingWeight(i) == 0 { i &+= 1 }
+        guard i < n else { return nil }
+        var aPos = i, aLoad = load(list.server(i)), aWeight = Int64(list.schedulingWeight(i))
+        var bPos = aPos, bLoad = aLoad, bWeight = aWeight
+        i &+= 1
+        while i &+ 1 < n {
+            let s = list.server(i), t = list.server(i &+ 1)
+            let sLoad = load(s), sWeight = Int64(s.pointee.schedulingWeight)
+            let tLoad = load(t), tWeight = Int64(t.pointee.schedulingWeight)
+            if aLoad &* sWeight > sLoad &* aWeight { aPos = i; aLoad = sLoad; aWeight = sWeight }
+            if bLoad &* tWeight > tLoad &* bWeight { bPos = i &+ 1; bLoad = tLoad; bWeight = tWeight }
+            i &+= 2
         }
-        guard first >= 0 else { return nil }
-        var best = first
-        var bestLoad = list.overhead(first)
-        var bestWeight = Int64(list.weight(first))
-        var i = first &+ 1
-        while i < list.count {
+        if i < n {
             let s = list.server(i)
-            if !s.pointee.overloaded {
-                let load = Int64(s.pointee.activeConns) &<< 8 &+ Int64(s.pointee.inactiveConns)
-                let w = Int64(s.pointee.weight)
-                if bestLoad &* w > load &* bestWeight {
-                    best = i; bestLoad = load; bestWeight = w
-                }
-            }
-            i &+= 1
+            let sLoad = load(s), sWeight = Int64(s.pointee.schedulingWeight)
+            if aLoad &* sWeight > sLoad &* aWeight { aPos = i; aLoad = sLoad; aWeight = sWeight }
         }
-        return best
+        let a = aLoad &* bWeight, b = bLoad &* aWeight
+        return a > b || (a == b && bPos < aPos) ? bPos : aPos
     }
 }
