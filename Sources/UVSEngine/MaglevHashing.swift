@@ -28,7 +28,7 @@ public struct MaglevHashing: Scheduler {
         size = Self.primes[tableIndex - 8]
         reciprocal = UInt64.max / UInt64(size) &+ 1
         tabBits = tableIndex / 2
-        lookup = [Int32](repeating: -1, count: size)
+        lookup = []
         rebuild(destinations)
     }
 
@@ -41,59 +41,66 @@ public struct MaglevHashing: Scheduler {
     /// next free position of its permutation, until every slot is owned.
     public static func populate(offsets: [Int], skips: [Int], turns: [Int], size: Int) -> [Int32] {
         var table = [Int32](repeating: -1, count: size)
-        guard turns.contains(where: { $0 > 0 }) else { return table }
+        table.withUnsafeMutableBufferPointer { fill($0, offsets: offsets, skips: skips, turns: turns) }
+        return table
+    }
+
+    /// The fill into an empty table (all -1), in place: a rebuild reuses the table's memory
+    /// (at M = 65521 a fresh one is an mmap and 64 page faults).
+    static func fill(_ t: UnsafeMutableBufferPointer<Int32>, offsets: [Int], skips: [Int], turns: [Int]) {
+        let size = t.count
+        guard turns.contains(where: { $0 > 0 }) else { return }
         var perm = offsets
         let count = offsets.count
         // The table is its own occupancy map (-1 = free): a probe is one load and one
         // compare (a separate bitmap cost a shift and a mask per probe, and was slower).
-        table.withUnsafeMutableBufferPointer { t in
-            perm.withUnsafeMutableBufferPointer { perm in
-                skips.withUnsafeBufferPointer { skips in
-                    turns.withUnsafeBufferPointer { turns in
-                        var n = 0
-                        while n < size {
-                            var d = 0
-                            var claimed = 0
-                            while d < count {
-                                if turns[d] < 1 { d += 1; continue }
-                                var c = perm[d]
-                                let skip = skips[d]
-                                while t[c] >= 0 {
-                                    c &+= skip
-                                    if c >= size { c &-= size }
-                                }
-                                perm[d] = c
-                                t[c] = Int32(truncatingIfNeeded: d)
-                                n += 1
-                                if n == size { return }
-                                claimed += 1
-                                if claimed >= turns[d] { claimed = 0; d += 1 }
+        perm.withUnsafeMutableBufferPointer { perm in
+            skips.withUnsafeBufferPointer { skips in
+                turns.withUnsafeBufferPointer { turns in
+                    var n = 0
+                    while n < size {
+                        var d = 0
+                        var claimed = 0
+                        while d < count {
+                            if turns[d] < 1 { d += 1; continue }
+                            var c = perm[d]
+                            let skip = skips[d], back = skips[d] &- size
+                            // The next position without a branch on the wrap (taken at
+                            // random, it mispredicted about every other probe): both
+                            // candidates from c at once, the sign picks.
+                            while t[c] >= 0 {
+                                let ahead = c &+ skip, wrapped = c &+ back
+                                c = wrapped < 0 ? ahead : wrapped
                             }
+                            perm[d] = c
+                            t[c] = Int32(truncatingIfNeeded: d)
+                            n += 1
+                            if n == size { return }
+                            claimed += 1
+                            if claimed >= turns[d] { claimed = 0; d += 1 }
                         }
                     }
                 }
             }
         }
-        return table
     }
 
     static func fls(_ x: Int) -> Int { x <= 0 ? 0 : Int.bitWidth - x.leadingZeroBitCount }
 
     mutating func rebuild(_ list: DestinationList) {
-        guard list.count > 0, list.count <= size else {
+        if lookup.count == size {
+            lookup.withUnsafeMutableBufferPointer { $0.update(repeating: -1) }
+        } else {
             lookup = [Int32](repeating: -1, count: size)
-            return
         }
+        guard list.count > 0, list.count <= size else { return }
         var g = 0, maxW = 0
         for i in 0..<list.count {
             let w = Int(list[i].lastWeight)
             if w > 0 { g = g > 0 ? Self.gcd(w, g) : w }
             maxW = max(maxW, w)
         }
-        guard g > 0 else {
-            lookup = [Int32](repeating: -1, count: size)
-            return
-        }
+        guard g > 0 else { return }
         let rshift = max(Self.fls(maxW / g) - tabBits, 0)
         var offsets: [Int] = [], skips: [Int] = [], turns: [Int] = []
         for i in 0..<list.count {
@@ -104,7 +111,7 @@ public struct MaglevHashing: Scheduler {
             let t = (lw / g) >> rshift
             turns.append(t != 0 ? t : (lw != 0 ? 1 : 0))
         }
-        lookup = Self.populate(offsets: offsets, skips: skips, turns: turns, size: size)
+        lookup.withUnsafeMutableBufferPointer { Self.fill($0, offsets: offsets, skips: skips, turns: turns) }
     }
 
     static func gcd(_ a: Int, _ b: Int) -> Int {
