@@ -7,7 +7,8 @@ public struct DestinationHashing: Scheduler {
     static let bits = 8
     /// List position per bucket, -1 when empty (positions only change on add and delete,
     /// which rebuild the table).
-    var buckets = [Int32](repeating: -1, count: 1 << DestinationHashing.bits)
+    /// In the scheduler's own storage (one load, no bounds check: the index has 8 bits).
+    var buckets = InlineArray<256, Int32>(repeating: -1)
 
     public init(setup: SchedulerSetup, destinations: DestinationList) { rebuild(destinations) }
 
@@ -18,6 +19,7 @@ public struct DestinationHashing: Scheduler {
     public mutating func added(at position: Int, _ list: DestinationList) { rebuild(list) }
     public mutating func removed(at position: Int, _ list: DestinationList) { rebuild(list) }
 
+    @inline(__always)
     public static func bucket(_ addr: IPAddr) -> Int { Int(hash32(addr.fold, bits: bits)) }
 
     public mutating func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? {

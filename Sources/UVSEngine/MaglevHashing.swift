@@ -124,6 +124,7 @@ public struct MaglevHashing: Scheduler {
     public mutating func removed(at position: Int, _ list: DestinationList) { rebuild(list) }
     public mutating func edited(at position: Int, _ list: DestinationList) { rebuild(list) }
 
+    @inline(__always)
     public func slot(_ addr: IPAddr, port: UInt16, offset: Int = 0) -> Int {
         let h = HalfSipHash.hash(UInt32(truncatingIfNeeded: offset) &+ UInt32(port) &+ addr.fold, key: Self.key1)
         return Int((reciprocal &* UInt64(h)).multipliedFullWidth(by: UInt64(size)).high)

@@ -71,7 +71,7 @@ public struct RealServer: Sendable {
     }
 
     /// Eligible for new connections (weight > 0 and not OVERLOAD).
-    @inlinable public var eligible: Bool { weight > 0 && !overloaded }
+    @inlinable public var eligible: Bool { schedulingWeight > 0 }
 
     /// Connection flags new connections copy from the destination (spec §1.2 item 3):
     /// method | INACTIVE, plus NOOUTPUT unless NAT.

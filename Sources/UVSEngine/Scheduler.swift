@@ -26,9 +26,9 @@ public struct SchedulingRequest {
     /// for an ICMP-embedded (inverse) header the destination; the port only with the
     /// scheduler's port flag and a protocol with ports.
     @inlinable public func sourceKey(usePort: Bool) -> (IPAddr, UInt16) {
-        let hasPorts = proto == 6 || proto == 17 || proto == 132
-        let port = usePort && hasPorts ? (inverse ? dport : sport) : 0
-        return (inverse ? dst : src, port)
+        let addr = inverse ? dst : src
+        guard usePort, proto == 6 || proto == 17 || proto == 132 else { return (addr, 0) }
+        return (addr, inverse ? dport : sport)
     }
 }
 
@@ -69,7 +69,7 @@ public struct DestinationList {
     @inlinable public func weight(_ p: Int) -> Int32 { server(p).pointee.weight }
     @inlinable public func activeConns(_ p: Int) -> Int32 { server(p).pointee.activeConns }
     @inlinable public func overloaded(_ p: Int) -> Bool { server(p).pointee.overloaded }
-    @inlinable public func eligible(_ p: Int) -> Bool { let s = server(p); return s.pointee.weight > 0 && !s.pointee.overloaded }
+    @inlinable public func eligible(_ p: Int) -> Bool { server(p).pointee.schedulingWeight > 0 }
     @inlinable public func overhead(_ p: Int) -> Int64 { server(p).pointee.overhead }
     /// The weight while eligible, else 0 (`RealServer.schedulingWeight`).
     @inlinable public func schedulingWeight(_ p: Int) -> Int32 { server(p).pointee.schedulingWeight }

@@ -9,7 +9,9 @@ public enum HalfSipHash {
         v2 &+= v1; v1 = v1.rotl(17); v1 ^= v2; v2 = v2.rotl(32)
     }
 
-    @inlinable
+    /// Always inlined: with the schedulers' constant keys the key setup and part of the
+    /// first round fold away.
+    @inlinable @inline(__always)
     public static func hash(_ value: UInt32, key: (UInt64, UInt64)) -> UInt32 {
         var v0: UInt64 = 0x736F_6D65_7073_6575 ^ key.0
         var v1: UInt64 = 0x646F_7261_6E64_6F6D ^ key.1

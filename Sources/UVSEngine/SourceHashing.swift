@@ -8,13 +8,15 @@ public struct SourceHashing: Scheduler {
     static let bits = 8
     static let size = 1 << bits
     /// List position per bucket, -1 when empty.
-    var buckets = [Int32](repeating: -1, count: SourceHashing.size)
+    /// In the scheduler's own storage: a lookup is one load, with no buffer to reach and no
+    /// bounds check (the index is masked to 8 bits).
+    var buckets = InlineArray<256, Int32>(repeating: -1)
 
     public init(setup: SchedulerSetup, destinations: DestinationList) { rebuild(destinations) }
 
     mutating func rebuild(_ list: DestinationList) {
         guard list.count > 0 else {
-            for i in buckets.indices { buckets[i] = -1 }
+            buckets = InlineArray(repeating: -1)
             return
         }
         var p = 0, used: Int32 = 0
@@ -33,6 +35,7 @@ public struct SourceHashing: Scheduler {
     public mutating func edited(at position: Int, _ list: DestinationList) { rebuild(list) }
 
     /// Bucket for a key with probe offset `offset` (0 = primary).
+    @inline(__always)
     public static func bucket(_ addr: IPAddr, port: UInt16, offset: Int = 0) -> Int {
         (offset + Int(hash32(UInt32(port) &+ addr.fold, bits: bits))) & (size - 1)
     }

@@ -52,7 +52,7 @@ public struct WeightedRoundRobin: Scheduler {
         while true {
             pos += 1
             while pos < n {
-                if !list.overloaded(pos) && list.weight(pos) >= cw {
+                if list.schedulingWeight(pos) >= cw {   // cw ≥ 1: not OVERLOAD, weight ≥ cw
                     cursor = pos
                     return pos
                 }
