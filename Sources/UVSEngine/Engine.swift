@@ -127,21 +127,29 @@ public struct Engine {
 
     // MARK: configuration (spec §1.1, §1.2)
 
-    /// Runs a scheduler hook with the service's current destination list.
+    /// Runs a scheduler hook with the service's current destination list (after the cell
+    /// has taken the new order).
     mutating func notifyScheduler(_ svc: Int32, _ hook: (SchedulerCell, DestinationList) -> Void) {
-        guard let sched = takeScheduler(svc) else { return }
-        DestinationList.with(order: services[Int(svc)].destinations, store: dests) { hook(sched, $0) }
-        schedulers[Int(svc)] = sched
+        guard let sched = scheduler(svc) else { return }
+        sched._withUnsafeGuaranteedRef { cell in
+            DestinationList.with(order: services[Int(svc)].destinations, store: dests) {
+                cell.setOrder($0.order)
+                hook(cell, $0)
+            }
+        }
     }
 
-    /// Moves the service's scheduler out of its slot (nil when it has none), copied first
-    /// if another engine value shares it; the caller puts it back. A move, so neither the
-    /// check nor the call costs reference counting.
+    /// The service's scheduler cell (nil when it has none), copied first if another engine
+    /// value shares it. Unretained: the engine's array keeps it alive, and nothing changes
+    /// the array while the caller uses it, so a decision costs no reference counting.
     @inline(__always)
-    mutating func takeScheduler(_ svc: Int32) -> SchedulerCell? {
-        guard var sched = schedulers[Int(svc)].take() else { return nil }
-        if !isKnownUniquelyReferenced(&sched) { sched = sched.copy() }
-        return sched
+    mutating func scheduler(_ svc: Int32) -> Unmanaged<SchedulerCell>? {
+        schedulers.withUnsafeMutableBufferPointer { cells in
+            let i = Int(svc)
+            guard cells[i] != nil else { return nil }
+            if !isKnownUniquelyReferenced(&cells[i]) { cells[i] = cells[i]!.copy() }
+            return Unmanaged.passUnretained(cells[i]!)
+        }
     }
 
     func makeScheduler(_ name: String, flags: UInt32, _ svc: Int32?) -> SchedulerCell? {

@@ -255,14 +255,11 @@ extension Engine {
     }
 
     mutating func selectDestination(_ svc: Int32, proto: UInt8, src: IPAddr, dst: IPAddr, sport: UInt16, dport: UInt16) -> Int? {
-        // Built before the scheduler leaves its slot (the random draws are the engine's).
         let req = SchedulingRequest(proto: proto, src: src, dst: dst, sport: sport,
                                     dport: dport, now: now, random: (rng.next(), rng.next()),
                                     serviceFlags: services[Int(svc)].flags)
-        guard let sched = takeScheduler(svc) else { return nil }
-        let r = DestinationList.with(order: services[Int(svc)].destinations, store: dests) { sched.select(req, $0) }
-        schedulers[Int(svc)] = sched
-        return r
+        guard let sched = scheduler(svc) else { return nil }
+        return dests.withUnsafeBufferPointer { store in sched._withUnsafeGuaranteedRef { $0.decide(req, store: store) } }
     }
 
     mutating func schedulePersistent(_ svc: Int32, _ pkt: inout ParsedPacket) -> ScheduleResult {

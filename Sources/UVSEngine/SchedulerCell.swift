@@ -6,12 +6,36 @@
 /// Engines stay values: the engine copies a cell it shares before calling it
 /// (`isKnownUniquelyReferenced`), as an array would.
 public class SchedulerCell {
+    /// The service's list order (destination indices, newest first), copied in at every
+    /// list change: a decision reads it from the cell it already holds, where reading the
+    /// service's array cost a retain and a release per decision.
+    final private(set) var order: UnsafeMutableBufferPointer<Int32> = .init(start: nil, count: 0)
+
     /// The subclass for one scheduler type is the only implementation; `make` builds it.
     fileprivate init() {}
 
+    deinit { order.deallocate() }
+
     /// Builds the cell for a registered scheduler type.
     public static func make(_ type: any Scheduler.Type, setup: SchedulerSetup, destinations: DestinationList) -> SchedulerCell {
-        type.makeCell(setup: setup, destinations: destinations)
+        let cell = type.makeCell(setup: setup, destinations: destinations)
+        cell.setOrder(destinations.order)
+        return cell
+    }
+
+    /// Takes the service's new list order (before the hooks run).
+    final func setOrder(_ newOrder: UnsafeBufferPointer<Int32>) {
+        if order.count != newOrder.count {
+            order.deallocate()
+            order = .allocate(capacity: newOrder.count)
+        }
+        _ = order.initialize(from: newOrder)
+    }
+
+    /// A decision over the cell's own list order and the engine's destination store.
+    @inline(__always)
+    final func decide(_ request: SchedulingRequest, store: UnsafeBufferPointer<RealServer>) -> Int? {
+        select(request, DestinationList(order: UnsafeBufferPointer(order), store: store))
     }
 
     public func select(_ request: SchedulingRequest, _ list: DestinationList) -> Int? { preconditionFailure("abstract") }
@@ -50,6 +74,10 @@ final class TypedSchedulerCell<S: Scheduler>: SchedulerCell {
     override func added(at position: Int, _ list: DestinationList) { state.pointee.added(at: position, list) }
     override func removed(at position: Int, _ list: DestinationList) { state.pointee.removed(at: position, list) }
     override func edited(at position: Int, _ list: DestinationList) { state.pointee.edited(at: position, list) }
-    override func copy() -> SchedulerCell { TypedSchedulerCell(state.pointee) }
+    override func copy() -> SchedulerCell {
+        let cell = TypedSchedulerCell(state.pointee)
+        cell.setOrder(UnsafeBufferPointer(order))
+        return cell
+    }
     override var scheduler: any Scheduler { state.pointee }
 }
