@@ -12,6 +12,8 @@ public enum ConnFlags {
     public static let onePacket: UInt32 = 0x2000
     /// Internal: the slot holds a live connection.
     static let inUse: UInt32 = 0x8000_0000
+    /// Internal: the entry has a live expiry timer (one armed at or before its expiry).
+    @usableFromInline static let timed: UInt32 = 0x4000_0000
 }
 
 /// Template states (spec §3.5).
@@ -57,4 +59,11 @@ public struct Connection: Sendable {
     @inlinable public var method: ForwardMethod { ForwardMethod(rawValue: UInt8(flags & ConnFlags.fwdMask)) ?? .directRoute }
     @inlinable public var isV6: Bool { !caddr.isV4 }
     @inlinable public var timeout: Nanos { Nanos(timeoutMs) * Time.millisecond }
+
+    /// Sets the timeout and the expiry from it (apply through the table's subscript in one
+    /// write, so the table sees the expiry move).
+    @inlinable public mutating func postpone(timeoutMs ms: UInt32, now: Nanos) {
+        timeoutMs = ms
+        expires = now + timeout
+    }
 }

@@ -4,8 +4,11 @@ import UVSPacket
 /// client side (caddr, cport, proto) as the kernel's, and lazy expiry timers.
 ///
 /// A refresh only writes `expires`; the timer heap keeps the expiry it was armed with and,
-/// when that comes due, re-arms to the entry's current expiry if it moved. So a packet on an
-/// existing connection touches no heap and allocates nothing.
+/// when that comes due, re-arms to the entry's current expiry if it moved later. So a packet
+/// on an existing connection touches no heap and allocates nothing. An expiry that moves
+/// earlier (a shorter timeout: a RST on an established connection) arms a new timer at
+/// once, as the kernel's mod_timer; each arming takes a new generation, so only an
+/// entry's latest timer is live and the others are dropped when they come up.
 public struct ConnectionTable {
     @usableFromInline var slots: ContiguousArray<Connection> = []
     @usableFromInline var buckets: ContiguousArray<Int32> = []
@@ -77,7 +80,23 @@ public struct ConnectionTable {
 
     @inlinable public subscript(slot: Int32) -> Connection {
         _read { yield slots[Int(slot)] }
-        _modify { yield &slots[Int(slot)] }
+        _modify {
+            // The live timer fires no later than the expiry before this change.
+            let before = slots[Int(slot)].expires
+            yield &slots[Int(slot)]
+            let c = slots[Int(slot)]
+            if c.flags & (ConnFlags.hashed | ConnFlags.timed) != (ConnFlags.hashed | ConnFlags.timed) || c.expires < before {
+                armIfNeeded(slot, before: before)
+            }
+        }
+    }
+
+    /// After a change to a hashed entry: arms its timer when it has none (its first packet
+    /// is done) or when its expiry moved earlier than the live timer may fire.
+    @usableFromInline mutating func armIfNeeded(_ i: Int32, before: Nanos) {
+        let c = slots[Int(i)]
+        guard c.flags & ConnFlags.inUse != 0, c.flags & ConnFlags.hashed != 0 else { return }
+        if c.flags & ConnFlags.timed == 0 || c.expires < before { armTimer(i) }
     }
 
     /// Reads an entry in place (no copy of the whole entry).
@@ -139,8 +158,10 @@ public struct ConnectionTable {
     // MARK: insert / remove
 
     /// Takes a free slot for `conn` (hashed unless it is a one-packet connection) and arms
-    /// its timer. Returns -1 when the table is full.
-    public mutating func insert(_ conn: Connection, hashed: Bool = true) -> Int32 {
+    /// its timer, or leaves that to the caller's first write of the entry (`armed: false`:
+    /// a new connection whose first packet sets its real timeout, so its timer is armed
+    /// once, at that expiry). Returns -1 when the table is full.
+    public mutating func insert(_ conn: Connection, hashed: Bool = true, armed: Bool = true) -> Int32 {
         if freeHead < 0 {
             guard slots.count < limit else { return -1 }
             reserve(min(limit, slots.count * 2))
@@ -159,9 +180,12 @@ public struct ConnectionTable {
         } else {
             c.next = -1
         }
+        if hashed && armed {
+            c.flags |= ConnFlags.timed
+            timers.insert(Timer(expires: c.expires, slot: i, generation: gen))
+        }
         slots[Int(i)] = c
         count += 1
-        if hashed { timers.insert(Timer(expires: c.expires, slot: i, generation: gen)) }
         return i
     }
 
@@ -203,8 +227,10 @@ public struct ConnectionTable {
         buckets[b] = i
     }
 
-    /// Re-arms the timer after `expires` moved earlier than the armed value.
+    /// Arms the entry's timer at its current expiry, replacing any other (a new generation).
     public mutating func armTimer(_ i: Int32) {
+        slots[Int(i)].generation &+= 1
+        slots[Int(i)].flags |= ConnFlags.timed
         let c = slots[Int(i)]
         timers.insert(Timer(expires: c.expires, slot: i, generation: c.generation))
     }
@@ -221,6 +247,8 @@ public struct ConnectionTable {
                 timers.insert(Timer(expires: c.expires, slot: t.slot, generation: t.generation))
                 continue
             }
+            // Due: the caller expires it, or re-arms it (which sets the bit again).
+            slots[Int(t.slot)].flags &= ~ConnFlags.timed
             return (t.slot, c.expires)
         }
         return nil

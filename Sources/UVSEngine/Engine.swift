@@ -345,10 +345,9 @@ public struct Engine {
     mutating func expire(_ i: Int32) {
         let c = conns[i]
         if c.nControl > 0 {
-            // Still controls connections: check again in 60 s.
-            conns[i].timeoutMs = 60_000
-            conns[i].expires = now + Time.seconds(60)
-            conns.armTimer(i)
+            // Still controls connections: check again in 60 s (one write: the table arms
+            // the timer the expiry left unarmed).
+            conns[i].postpone(timeoutMs: 60_000, now: now)
             if syncMaster != nil { syncConnection(i, pkts: UInt32(sysctls.syncThreshold)) }
             return
         }
@@ -372,8 +371,7 @@ public struct Engine {
 
     /// "Expire now": the timer fires at the current time.
     mutating func expireNow(_ i: Int32) {
-        conns[i].timeoutMs = 0
-        conns[i].expires = now
+        conns[i].postpone(timeoutMs: 0, now: now)
         conns.armTimer(i)
     }
 

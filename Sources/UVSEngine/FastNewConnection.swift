@@ -29,15 +29,18 @@ extension Engine {
         }
         let d = services.withUnsafeBufferPointer { $0[Int(svc)].destinations[pos] }
         let (rsPort, method) = dests.withUnsafeBufferPointer { ($0[Int(d)].port, $0[Int(d)].method) }
+        let mac = destMACs.withUnsafeBufferPointer { $0[Int(d)] }
+        let direct = method == .directRoute && mac != nil
+        // Sent below, the entry's first write sets its real timeout and arms its one timer
+        // (not a 3 s one re-armed later, a heap pop per connection).
         let ci = newConnection(proto: IPProto.tcp, caddr: src, cport: sport, vaddr: dst, vport: dport,
-                               dport: rsPort != 0 ? rsPort : dport, dest: d, flags: 0, fwmark: 0)
+                               dport: rsPort != 0 ? rsPort : dport, dest: d, flags: 0, fwmark: 0, armed: !direct)
         guard ci >= 0 else {
             count(.connectionTableFull)
             return .dropped(.connectionTableFull)
         }
         countConnection(d)
-        let mac = destMACs.withUnsafeBufferPointer { $0[Int(d)] }
-        guard method == .directRoute, let mac else {
+        guard direct, let mac else {
             var pkt = Self.parsed(buf)
             return forwardRequest(ci, &buf, &pkt)
         }

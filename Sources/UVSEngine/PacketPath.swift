@@ -327,7 +327,7 @@ extension Engine {
 
     /// ip_vs_conn_new + ip_vs_bind_dest (spec §3.2, §1.3).
     mutating func newConnection(proto: UInt8, caddr: IPAddr, cport: UInt16, vaddr: IPAddr, vport: UInt16,
-                       dport: UInt16, dest d: Int32, flags: UInt32, fwmark: UInt32) -> Int32 {
+                       dport: UInt16, dest d: Int32, flags: UInt32, fwmark: UInt32, armed: Bool = true) -> Int32 {
         var c = Connection()
         c.proto = proto; c.caddr = caddr; c.cport = cport; c.vaddr = vaddr; c.vport = vport
         c.daddr = dests[Int(d)].addr; c.dport = dport
@@ -338,7 +338,7 @@ extension Engine {
         c.fwmark = fwmark
         c.timeoutMs = 3000
         c.expires = now + Time.seconds(3)
-        let ci = conns.insert(c, hashed: f & ConnFlags.onePacket == 0)
+        let ci = conns.insert(c, hashed: f & ConnFlags.onePacket == 0, armed: armed)
         guard ci >= 0 else { return -1 }
         countBinding(Int(d), flags: f)
         return ci

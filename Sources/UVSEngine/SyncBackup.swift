@@ -107,10 +107,8 @@ extension Engine {
         } else {
             seconds = 180
         }
-        let armed = conns[ci].expires
-        conns[ci].timeoutMs = seconds &* 1000
-        conns[ci].expires = now + conns[ci].timeout
-        if conns[ci].expires < armed { conns.armTimer(ci) }
+        // One write: the table arms a timer if the expiry moved earlier.
+        conns[ci].postpone(timeoutMs: seconds &* 1000, now: now)
     }
 
     /// ip_vs_find_dest: the service by fwmark first, then by address; the real server by
