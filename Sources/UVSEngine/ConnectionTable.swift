@@ -1,3 +1,4 @@
+import CPrefetch
 import UVSPacket
 
 /// The connection table: a slab of fixed-size entries, a chained hash index keyed by the
@@ -45,17 +46,18 @@ public struct ConnectionTable {
     public mutating func reserve(_ n: Int) {
         guard n > slots.count else { return }
         let old = slots.count
-        slots.reserveCapacity(n)
-        for i in old..<n {
+        let head = freeHead
+        slots = Self.hugePageArray(count: n) { i in
+            if i < old { return slots[i] }
             var c = Connection()
-            c.next = i + 1 < n ? Int32(i + 1) : freeHead
-            slots.append(c)
+            c.next = i + 1 < n ? Int32(i + 1) : head
+            return c
         }
         freeHead = Int32(old)
         // Up to two entries per bucket: chains stay short, the index costs 2–4 bytes an entry.
         var nb = 16
         while nb * 2 < n { nb <<= 1 }
-        buckets = ContiguousArray(repeating: -1, count: nb)
+        buckets = Self.hugePageArray(count: nb) { _ in -1 }
         mask = UInt32(nb - 1)
         for i in 0..<old where slots[i].flags & ConnFlags.hashed != 0 {
             let b = Int(bucket(slots[i].caddr, slots[i].cport, slots[i].proto))
@@ -63,6 +65,18 @@ public struct ConnectionTable {
             buckets[b] = Int32(i)
         }
         timers.reserveCapacity(n)
+    }
+
+    /// A new array of `count` elements, asked for huge pages before its memory is first
+    /// touched (a lookup is a random access into it).
+    static func hugePageArray<T>(count: Int, _ element: (Int) -> T) -> ContiguousArray<T> {
+        ContiguousArray(unsafeUninitializedCapacity: count) { buf, initialized in
+            if let base = buf.baseAddress {
+                uvs_advise_huge_pages(UnsafeMutableRawPointer(base), count * MemoryLayout<T>.stride)
+                for i in 0..<count { (base + i).initialize(to: element(i)) }
+            }
+            initialized = count
+        }
     }
 
     /// Client-side key hash (the kernel hashes the same fields with a seeded jhash). Each
