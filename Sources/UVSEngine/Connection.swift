@@ -11,7 +11,7 @@ public enum ConnFlags {
     public static let template: UInt32 = 0x1000
     public static let onePacket: UInt32 = 0x2000
     /// Internal: the slot holds a live connection.
-    static let inUse: UInt32 = 0x8000_0000
+    @usableFromInline static let inUse: UInt32 = 0x8000_0000
     /// Internal: the entry has a live expiry timer (one armed at or before its expiry).
     @usableFromInline static let timed: UInt32 = 0x4000_0000
 }

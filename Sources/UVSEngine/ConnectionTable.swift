@@ -47,17 +47,21 @@ public struct ConnectionTable {
         guard n > slots.count else { return }
         let old = slots.count
         let head = freeHead
-        slots = Self.hugePageArray(count: n) { i in
-            if i < old { return slots[i] }
-            var c = Connection()
-            c.next = i + 1 < n ? Int32(i + 1) : head
-            return c
+        slots = slots.withUnsafeBufferPointer { current in
+            Self.hugePageArray(count: n) { base in
+                if old > 0 { base.initialize(from: current.baseAddress!, count: old) }
+                var c = Connection()
+                for i in old..<n {
+                    c.next = i + 1 < n ? Int32(i + 1) : head
+                    (base + i).initialize(to: c)
+                }
+            }
         }
         freeHead = Int32(old)
         // Up to two entries per bucket: chains stay short, the index costs 2–4 bytes an entry.
         var nb = 16
         while nb * 2 < n { nb <<= 1 }
-        buckets = Self.hugePageArray(count: nb) { _ in -1 }
+        buckets = Self.hugePageArray(count: nb) { $0.initialize(repeating: -1, count: nb) }
         mask = UInt32(nb - 1)
         for i in 0..<old where slots[i].flags & ConnFlags.hashed != 0 {
             let b = Int(bucket(slots[i].caddr, slots[i].cport, slots[i].proto))
@@ -69,11 +73,11 @@ public struct ConnectionTable {
 
     /// A new array of `count` elements, asked for huge pages before its memory is first
     /// touched (a lookup is a random access into it).
-    static func hugePageArray<T>(count: Int, _ element: (Int) -> T) -> ContiguousArray<T> {
+    static func hugePageArray<T>(count: Int, _ initialize: (UnsafeMutablePointer<T>) -> Void) -> ContiguousArray<T> {
         ContiguousArray(unsafeUninitializedCapacity: count) { buf, initialized in
             if let base = buf.baseAddress {
                 uvs_advise_huge_pages(UnsafeMutableRawPointer(base), count * MemoryLayout<T>.stride)
-                for i in 0..<count { (base + i).initialize(to: element(i)) }
+                initialize(base)
             }
             initialized = count
         }
@@ -96,21 +100,14 @@ public struct ConnectionTable {
         _read { yield slots[Int(slot)] }
         _modify {
             // The live timer fires no later than the expiry before this change.
-            let before = slots[Int(slot)].expires
+            let before = slots.withUnsafeBufferPointer { $0[Int(slot)].expires }
             yield &slots[Int(slot)]
-            let c = slots[Int(slot)]
-            if c.flags & (ConnFlags.hashed | ConnFlags.timed) != (ConnFlags.hashed | ConnFlags.timed) || c.expires < before {
-                armIfNeeded(slot, before: before)
-            }
+            let (flags, expires) = slots.withUnsafeBufferPointer { ($0[Int(slot)].flags, $0[Int(slot)].expires) }
+            let live = ConnFlags.inUse | ConnFlags.hashed
+            // A hashed entry with no timer (its first packet is done) or whose expiry moved
+            // earlier than its timer may fire gets one now.
+            if flags & live == live && (flags & ConnFlags.timed == 0 || expires < before) { armTimer(slot) }
         }
-    }
-
-    /// After a change to a hashed entry: arms its timer when it has none (its first packet
-    /// is done) or when its expiry moved earlier than the live timer may fire.
-    @usableFromInline mutating func armIfNeeded(_ i: Int32, before: Nanos) {
-        let c = slots[Int(i)]
-        guard c.flags & ConnFlags.inUse != 0, c.flags & ConnFlags.hashed != 0 else { return }
-        if c.flags & ConnFlags.timed == 0 || c.expires < before { armTimer(i) }
     }
 
     /// Reads an entry in place (no copy of the whole entry).
@@ -243,10 +240,13 @@ public struct ConnectionTable {
 
     /// Arms the entry's timer at its current expiry, replacing any other (a new generation).
     public mutating func armTimer(_ i: Int32) {
-        slots[Int(i)].generation &+= 1
-        slots[Int(i)].flags |= ConnFlags.timed
-        let c = slots[Int(i)]
-        timers.insert(Timer(expires: c.expires, slot: i, generation: c.generation))
+        let (expires, generation) = slots.withUnsafeMutableBufferPointer { s in
+            let e = s.baseAddress! + Int(i)
+            e.pointee.generation &+= 1
+            e.pointee.flags |= ConnFlags.timed
+            return (e.pointee.expires, e.pointee.generation)
+        }
+        timers.insert(Timer(expires: expires, slot: i, generation: generation))
     }
 
     /// Next live entry whose expiry has come (≤ now), if any. Entries refreshed since their
