@@ -44,8 +44,6 @@ public class SchedulerCell {
     public func edited(at position: Int, _ list: DestinationList) { preconditionFailure("abstract") }
     /// An independent copy (copy-on-write of a shared engine).
     public func copy() -> SchedulerCell { preconditionFailure("abstract") }
-    /// The scheduler itself (tests).
-    public var scheduler: any Scheduler { preconditionFailure("abstract") }
 }
 
 extension Scheduler {
@@ -79,5 +77,4 @@ final class TypedSchedulerCell<S: Scheduler>: SchedulerCell {
         cell.setOrder(UnsafeBufferPointer(order))
         return cell
     }
-    override var scheduler: any Scheduler { state.pointee }
 }
