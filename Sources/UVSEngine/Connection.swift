@@ -12,8 +12,6 @@ public enum ConnFlags {
     public static let onePacket: UInt32 = 0x2000
     /// Internal: the slot holds a live connection.
     @usableFromInline static let inUse: UInt32 = 0x8000_0000
-    /// Internal: the entry has a live expiry timer (one armed at or before its expiry).
-    @usableFromInline static let timed: UInt32 = 0x4000_0000
 }
 
 /// Template states (spec §3.5).
@@ -21,7 +19,7 @@ public enum TemplateState: UInt8 {
     case none = 0, assured = 1
 }
 
-/// One entry of the connection table (kernel: ip_vs_conn). 104 bytes.
+/// One entry of the connection table (kernel: ip_vs_conn). 112 bytes.
 public struct Connection: Sendable {
     public var caddr: IPAddr
     public var vaddr: IPAddr
@@ -37,7 +35,7 @@ public struct Connection: Sendable {
     public var flags: UInt32
     public var expires: Nanos
     /// Current timeout in milliseconds, applied on every refresh. (After `expires`: no
-    /// padding before it, 104 bytes in all.)
+    /// padding before it, 112 bytes in all.)
     public var timeoutMs: UInt32
     /// Destination index, -1 when unbound.
     public var dest: Int32
@@ -47,12 +45,14 @@ public struct Connection: Sendable {
     public var inPkts: UInt32
     public var fwmark: UInt32
     @usableFromInline var next: Int32
-    @usableFromInline var generation: UInt32
+    /// The expiry the entry's live timer was armed with (`ConnectionTable.noTimer`: none).
+    /// A timer whose expiry is not this one is stale and dropped when it comes up.
+    @usableFromInline var armed: Nanos
 
     public init() {
         caddr = .zero4; vaddr = .zero4; daddr = .zero4
         cport = 0; vport = 0; dport = 0; proto = 0; state = 0; oldState = 0; flags = 0; timeoutMs = 0; expires = 0
-        dest = -1; control = -1; nControl = 0; inPkts = 0; fwmark = 0; next = -1; generation = 0
+        dest = -1; control = -1; nControl = 0; inPkts = 0; fwmark = 0; next = -1; armed = .min
     }
 
     @inlinable public var isTemplate: Bool { flags & ConnFlags.template != 0 }

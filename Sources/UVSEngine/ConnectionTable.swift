@@ -7,9 +7,11 @@ import UVSPacket
 /// A refresh only writes `expires`; the timer heap keeps the expiry it was armed with and,
 /// when that comes due, re-arms to the entry's current expiry if it moved later. So a packet
 /// on an existing connection touches no heap and allocates nothing. An expiry that moves
-/// earlier (a shorter timeout: a RST on an established connection) arms a new timer at
-/// once, as the kernel's mod_timer; each arming takes a new generation, so only an
-/// entry's latest timer is live and the others are dropped when they come up.
+/// earlier than the armed one (a shorter timeout: a RST on an established connection) arms
+/// a new timer at once, as the kernel's mod_timer. An entry remembers the expiry its live
+/// timer was armed with; any other timer of its slot is stale and dropped when it comes up,
+/// and when the heap's reserved room is full the stale ones are swept out first (so it never
+/// grows past one timer per slot).
 public struct ConnectionTable {
     @usableFromInline var slots: ContiguousArray<Connection> = []
     @usableFromInline var buckets: ContiguousArray<Int32> = []
@@ -23,10 +25,21 @@ public struct ConnectionTable {
     /// Entries the table may hold before it refuses new ones (counted as a drop).
     public var limit: Int
 
+    /// "No live timer" in `Connection.armed`.
+    @usableFromInline static let noTimer: Nanos = .min
+
+    /// A heap entry: the slot to look at and when. The expiry is kept as two 32-bit halves,
+    /// so an entry takes 12 bytes (an Int64 field would align it to 16).
     @usableFromInline struct Timer: Comparable {
-        var expires: Nanos
+        var expiresLow: UInt32
+        var expiresHigh: Int32
         var slot: Int32
-        var generation: UInt32
+        init(expires: Nanos, slot: Int32) {
+            expiresLow = UInt32(truncatingIfNeeded: expires)
+            expiresHigh = Int32(truncatingIfNeeded: expires >> 32)
+            self.slot = slot
+        }
+        var expires: Nanos { Int64(expiresHigh) << 32 | Int64(expiresLow) }
         @usableFromInline static func < (a: Timer, b: Timer) -> Bool {
             a.expires < b.expires || (a.expires == b.expires && a.slot < b.slot)
         }
@@ -99,14 +112,14 @@ public struct ConnectionTable {
     @inlinable public subscript(slot: Int32) -> Connection {
         _read { yield slots[Int(slot)] }
         _modify {
-            // The live timer fires no later than the expiry before this change.
-            let before = slots.withUnsafeBufferPointer { $0[Int(slot)].expires }
             yield &slots[Int(slot)]
-            let (flags, expires) = slots.withUnsafeBufferPointer { ($0[Int(slot)].flags, $0[Int(slot)].expires) }
+            let (flags, expires, armed) = slots.withUnsafeBufferPointer {
+                ($0[Int(slot)].flags, $0[Int(slot)].expires, $0[Int(slot)].armed)
+            }
+            // A hashed entry with no timer (its first packet is done: `noTimer` is below every
+            // expiry) or whose expiry moved earlier than its timer's gets one now.
             let live = ConnFlags.inUse | ConnFlags.hashed
-            // A hashed entry with no timer (its first packet is done) or whose expiry moved
-            // earlier than its timer may fire gets one now.
-            if flags & live == live && (flags & ConnFlags.timed == 0 || expires < before) { armTimer(slot) }
+            if flags & live == live && (expires < armed || armed == Self.noTimer) { armTimer(slot) }
         }
     }
 
@@ -179,9 +192,8 @@ public struct ConnectionTable {
         }
         let i = freeHead
         freeHead = slots[Int(i)].next
-        let gen = slots[Int(i)].generation &+ 1
         var c = conn
-        c.generation = gen
+        c.armed = Self.noTimer
         c.flags |= ConnFlags.inUse
         if hashed {
             c.flags |= ConnFlags.hashed
@@ -191,12 +203,9 @@ public struct ConnectionTable {
         } else {
             c.next = -1
         }
-        if hashed && armed {
-            c.flags |= ConnFlags.timed
-            timers.insert(Timer(expires: c.expires, slot: i, generation: gen))
-        }
         slots[Int(i)] = c
         count += 1
+        if hashed && armed { armTimer(i) }
         return i
     }
 
@@ -204,7 +213,7 @@ public struct ConnectionTable {
     public mutating func remove(_ i: Int32) {
         unhash(i)
         slots[Int(i)].flags = 0
-        slots[Int(i)].generation &+= 1
+        slots[Int(i)].armed = Self.noTimer
         slots[Int(i)].next = freeHead
         freeHead = i
         count -= 1
@@ -238,31 +247,44 @@ public struct ConnectionTable {
         buckets[b] = i
     }
 
-    /// Arms the entry's timer at its current expiry, replacing any other (a new generation).
+    /// Arms the entry's timer at its current expiry; any earlier-armed one becomes stale.
     public mutating func armTimer(_ i: Int32) {
-        let (expires, generation) = slots.withUnsafeMutableBufferPointer { s in
+        let expires = slots.withUnsafeMutableBufferPointer { s in
             let e = s.baseAddress! + Int(i)
-            e.pointee.generation &+= 1
-            e.pointee.flags |= ConnFlags.timed
-            return (e.pointee.expires, e.pointee.generation)
+            e.pointee.armed = e.pointee.expires
+            return e.pointee.expires
         }
-        timers.insert(Timer(expires: expires, slot: i, generation: generation))
+        insertTimer(Timer(expires: expires, slot: i))
+    }
+
+    /// A timer into the heap. When its reserved room (one timer per slot) is full, the
+    /// stale timers are swept out first (timers moved earlier leave their old ones behind),
+    /// so the heap does not grow for them. Only if live timers still fill three quarters of
+    /// it does it double, so that sweeps stay rare (amortised O(1) a timer).
+    @usableFromInline mutating func insertTimer(_ t: Timer) {
+        if timers.count == timers.capacity {
+            slots.withUnsafeBufferPointer { s in
+                timers.retain { s[Int($0.slot)].flags & ConnFlags.inUse != 0 && s[Int($0.slot)].armed == $0.expires }
+            }
+            if timers.count * 4 > timers.capacity * 3 { timers.reserveCapacity(timers.capacity * 2) }
+        }
+        timers.insert(t)
     }
 
     /// Next live entry whose expiry has come (≤ now), if any. Entries refreshed since their
-    /// timer was armed are re-armed on the way.
+    /// timer was armed are re-armed on the way; stale timers are dropped.
     public mutating func nextExpired(now: Nanos) -> (slot: Int32, at: Nanos)? {
         while let t = timers.min, t.expires <= now {
             _ = timers.popMin()
             let c = slots[Int(t.slot)]
-            guard c.flags & ConnFlags.inUse != 0, c.generation == t.generation else { continue }
+            guard c.flags & ConnFlags.inUse != 0, c.armed == t.expires else { continue }
             if c.expires > t.expires {
                 // Refreshed since armed: re-arm at the current expiry.
-                timers.insert(Timer(expires: c.expires, slot: t.slot, generation: t.generation))
+                armTimer(t.slot)
                 continue
             }
-            // Due: the caller expires it, or re-arms it (which sets the bit again).
-            slots[Int(t.slot)].flags &= ~ConnFlags.timed
+            // Due: the caller expires it, or re-arms it.
+            slots[Int(t.slot)].armed = Self.noTimer
             return (t.slot, c.expires)
         }
         return nil

@@ -7,6 +7,7 @@
 
     var min: T? { items.first }
     var count: Int { items.count }
+    var capacity: Int { items.capacity }
 
     mutating func reserveCapacity(_ n: Int) { items.reserveCapacity(n) }
 
@@ -43,5 +44,28 @@
             h[i] = last
         }
         return top
+    }
+
+    /// Keeps the items `keep` accepts and restores the heap (Floyd's bottom-up build, O(n)).
+    mutating func retain(where keep: (T) -> Bool) {
+        items.removeAll { !keep($0) }
+        items.withUnsafeMutableBufferPointer { h in
+            let n = h.count
+            var start = n / 2 - 1
+            while start >= 0 {
+                var i = start
+                let x = h[i]
+                while true {
+                    var c = 2 * i + 1
+                    guard c < n else { break }
+                    if c + 1 < n && h[c + 1] < h[c] { c += 1 }
+                    guard h[c] < x else { break }
+                    h[i] = h[c]
+                    i = c
+                }
+                h[i] = x
+                start -= 1
+            }
+        }
     }
 }

@@ -187,6 +187,7 @@ struct ConnectionTests {
 
     @Test func bytesPerConnection() {
         #expect(ConnectionTable.bytesPerEntry <= 128)
+        #expect(MemoryLayout<Connection>.stride == 112 && MemoryLayout<ConnectionTable.Timer>.stride == 12)
     }
 }
 

@@ -46,4 +46,34 @@ struct ExpiryTests {
         lab.wait(Time.seconds(2))
         #expect(lab.engine.conns.count == 0)
     }
+
+    /// Expiries moved earlier again and again leave stale timers behind; when they fill the
+    /// heap's reserved room they are swept out instead of the heap growing, and every entry
+    /// still expires at its own time.
+    @Test func staleTimersAreSweptNotGrown() {
+        var t = ConnectionTable(initialCapacity: 16, limit: 16)
+        let room = t.timers.capacity
+        var slots: [Int32] = []
+        for i in 0..<8 {
+            var c = Connection()
+            c.proto = 6; c.caddr = IPAddr(v4: 0x0A00_0000 + UInt32(i)); c.cport = 1000
+            c.timeoutMs = 900_000; c.expires = Time.seconds(900)
+            slots.append(t.insert(c))
+        }
+        // Each round moves every expiry 1 s earlier: a new timer each, the old one stale.
+        for round in 1...40 {
+            for s in slots { t[s].expires = Time.seconds(900 - round) }
+            #expect(t.timers.capacity == room)
+        }
+        #expect(t.timers.count <= room)
+        #expect(t.nextExpired(now: Time.seconds(859)) == nil)
+        var due: [Int32] = []
+        while let (s, at) = t.nextExpired(now: Time.seconds(860)) {
+            #expect(at == Time.seconds(860))
+            due.append(s)
+            t.remove(s)
+        }
+        #expect(due.sorted() == slots.sorted())
+        #expect(t.nextExpired(now: Time.seconds(2000)) == nil && t.timers.count == 0)
+    }
 }
