@@ -8,10 +8,14 @@ cd "$(dirname "$0")/../.."
 limit=../shared/limit/run.sh
 [ -x "$limit" ] || { echo "live-bench: $limit not found" >&2; exit 1; }
 reps=${1:-3}
+# Readiness by uvsd's ready file, written once every worker runs. (The harness's default
+# also accepts "receiving sockets bound on l0 and stable for 0.3 s", which can come while
+# uvsd is still building a later worker's tables; a drain then starts before uvsd can run.)
+ready=(--ready file)
 swift build -c release --product uvsd >/dev/null
 for traffic in existing new; do
   echo "== $traffic flows, 1 worker"
-  "$limit" --reps "$reps" --traffic "$traffic" --forwarder uvsd1='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit|uvsd1 )'
+  "$limit" "${ready[@]}" --reps "$reps" --traffic "$traffic" --forwarder uvsd1='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit|uvsd1 )'
   echo "== $traffic flows, 2 workers"
-  "$limit" --reps "$reps" --traffic "$traffic" --fwd-cpus 0,1 --forwarder uvsd2='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit|uvsd2 )'
+  "$limit" "${ready[@]}" --reps "$reps" --traffic "$traffic" --fwd-cpus 0,1 --forwarder uvsd2='exec Benchmarks/live/uvsd-forwarder.sh' | grep -E '^(ratio|limit|uvsd2 )'
 done

@@ -202,6 +202,10 @@ public final class Director: @unchecked Sendable {
         var geometry = PacketRing.Geometry()
         geometry.blockSize = options.ringBlockSize; geometry.blocks = options.ringBlocks; geometry.timeoutMs = options.ringTimeoutMs
         let fanoutGroup: (Int) -> UInt16 = { self.options.workers > 1 ? (groupBase | UInt16($0)) &+ 1 : 0 }
+        // Every engine first (their tables are the slow part of the start), then every
+        // receiving socket in quick succession: a harness that takes "receiving sockets bound
+        // and stable for a moment" as ready never sees a partial set.
+        var engines: [Engine] = []
         for w in 0..<options.workers {
             var engine = Engine(topology: topo, sysctls: config.sysctls, seed: UInt64(w + 1) &* 0x9E37_79B9_7F4A_7C15,
                                 initialConnections: options.connections)
@@ -210,6 +214,11 @@ public final class Director: @unchecked Sendable {
             for c in RulesDiff.commands(from: Engine(topology: topo, initialConnections: 16), to: config) {
                 do { try Rules.apply(c, to: &engine) } catch { throw LiveError("rules: \(error.description)") }
             }
+            engines.append(engine)
+        }
+        for w in 0..<options.workers {
+            // Moved out of the list, so the worker holds its tables alone (no copy on write).
+            let engine = engines.removeFirst()
             var rings = [try PacketRing(interface: client, side: .client, geometry: geometry, filter: sockFilter,
                                         fanoutGroup: fanoutGroup(0), fanout: fanout)]
             var tx = [try FrameTransmitter(interface: client, bypassQdisc: options.bypassQdisc)]
