@@ -30,19 +30,7 @@
         guard let top = items.first else { return nil }
         let last = items.removeLast()
         if items.isEmpty { return top }
-        items.withUnsafeMutableBufferPointer { h in
-            let n = h.count
-            var i = 0
-            while true {
-                var c = 2 * i + 1
-                guard c < n else { break }
-                if c + 1 < n && h[c + 1] < h[c] { c += 1 }
-                guard h[c] < last else { break }
-                h[i] = h[c]
-                i = c
-            }
-            h[i] = last
-        }
+        items.withUnsafeMutableBufferPointer { Self.siftDown(last, from: 0, in: $0) }
         return top
     }
 
@@ -50,22 +38,27 @@
     mutating func retain(where keep: (T) -> Bool) {
         items.removeAll { !keep($0) }
         items.withUnsafeMutableBufferPointer { h in
-            let n = h.count
-            var start = n / 2 - 1
+            var start = h.count / 2 - 1
             while start >= 0 {
-                var i = start
-                let x = h[i]
-                while true {
-                    var c = 2 * i + 1
-                    guard c < n else { break }
-                    if c + 1 < n && h[c + 1] < h[c] { c += 1 }
-                    guard h[c] < x else { break }
-                    h[i] = h[c]
-                    i = c
-                }
-                h[i] = x
+                Self.siftDown(h[start], from: start, in: h)
                 start -= 1
             }
         }
+    }
+
+    /// Puts `x` at position `i` or below it, moving smaller children up.
+    @inline(__always)
+    static func siftDown(_ x: T, from i: Int, in h: UnsafeMutableBufferPointer<T>) {
+        let n = h.count
+        var i = i
+        while true {
+            var c = 2 * i + 1
+            guard c < n else { break }
+            if c + 1 < n && h[c + 1] < h[c] { c += 1 }
+            guard h[c] < x else { break }
+            h[i] = h[c]
+            i = c
+        }
+        h[i] = x
     }
 }
