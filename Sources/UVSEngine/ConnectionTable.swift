@@ -264,7 +264,7 @@ public struct ConnectionTable {
     @usableFromInline mutating func insertTimer(_ t: Timer) {
         if timers.count == timers.capacity {
             slots.withUnsafeBufferPointer { s in
-                timers.retain { s[Int($0.slot)].flags & ConnFlags.inUse != 0 && s[Int($0.slot)].armed == $0.expires }
+                timers.keep { s[Int($0.slot)].flags & ConnFlags.inUse != 0 && s[Int($0.slot)].armed == $0.expires }
             }
             if timers.count * 4 > timers.capacity * 3 { timers.reserveCapacity(timers.capacity * 2) }
         }

@@ -70,9 +70,6 @@ public struct RealServer: Sendable {
         schedulingWeight = overloaded || weight < 0 ? 0 : weight
     }
 
-    /// Eligible for new connections (weight > 0 and not OVERLOAD).
-    @inlinable public var eligible: Bool { schedulingWeight > 0 }
-
     /// Connection flags new connections copy from the destination (spec §1.2 item 3):
     /// method | INACTIVE, plus NOOUTPUT unless NAT.
     @inlinable var connectionFlags: UInt32 {

@@ -35,7 +35,7 @@
     }
 
     /// Keeps the items `keep` accepts and restores the heap (Floyd's bottom-up build, O(n)).
-    mutating func retain(where keep: (T) -> Bool) {
+    mutating func keep(where keep: (T) -> Bool) {
         items.removeAll { !keep($0) }
         items.withUnsafeMutableBufferPointer { h in
             var start = h.count / 2 - 1
