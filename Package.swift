@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "UVSEngine", dependencies: ["UVSPacket", "CPrefetch"]),
         // ipvsadm grammar and listings.
         .target(name: "UVSControl", dependencies: ["UVSEngine", "UVSPacket"]),
+        // The one configuration model and its readers (keepalived.conf, …), checks' specifications.
+        .target(name: "UVSConfig", dependencies: ["UVSControl", "UVSEngine", "UVSPacket"]),
         // I/O edges: capture files, replay driver.
         .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
         // The live director: AF_PACKET rings, workers, ARP/ND, tc guard, control socket.
@@ -38,7 +40,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "uvsd", dependencies: [
-            "UVSIO", "UVSControl", "UVSEngine", "UVSPacket", "UVSLive",
+            "UVSIO", "UVSConfig", "UVSControl", "UVSEngine", "UVSPacket", "UVSLive",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "UVSPacketTests", dependencies: ["UVSPacket"]),
         .testTarget(name: "UVSEngineTests", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"]),
         .testTarget(name: "UVSControlTests", dependencies: ["UVSControl", "UVSEngine"]),
+        .testTarget(name: "UVSConfigTests", dependencies: ["UVSConfig", "UVSControl", "UVSEngine"]),
         .testTarget(name: "UVSLiveTests", dependencies: ["UVSLive", "UVSPacket", "CUVSNet"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
         .executableTarget(name: "EngineLoop", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"],

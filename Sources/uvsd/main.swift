@@ -13,7 +13,7 @@ struct UVSD: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "uvsd",
         abstract: "uvs — a userspace IP Virtual Server (Linux IPVS) director.",
-        subcommands: [RunCommand.self, ReplayCommand.self, DemoCommand.self])
+        subcommands: [RunCommand.self, ReplayCommand.self, ConfigCommand.self, DemoCommand.self])
 }
 
 struct ReplayCommand: ParsableCommand {

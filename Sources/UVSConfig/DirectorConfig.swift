@@ -1,0 +1,87 @@
+import UVSControl
+import UVSPacket
+import UVSEngine
+
+/// The one configuration model that lvs.cf, ldirectord.cf and keepalived.conf all produce:
+/// services with their real servers and checks, global timeouts, sync daemons, and the
+/// failover blocks (kept for the failover part to act on).
+public struct DirectorConfig: Sendable {
+    public var services: [ConfiguredService] = []
+    /// `--set TCP TCPFIN UDP` (0 = unchanged), when the file sets timeouts.
+    public var timeouts: (tcp: UInt32, tcpfin: UInt32, udp: UInt32)?
+    /// ipvsadm argv of each sync daemon the file starts (`--start-daemon …`), with its line.
+    public var syncDaemons: [(source: ConfigSource, words: [String])] = []
+    /// VRRP instances, sync groups, scripts: parsed, acted on by failover.
+    public var failoverBlocks: [ConfigStatement] = []
+    public init() {}
+}
+
+/// Where a setting came from, for `FILE:LINE: message`.
+public struct ConfigSource: Sendable, Equatable {
+    public var file: String
+    public var line: Int
+    public init(file: String, line: Int) { self.file = file; self.line = line }
+}
+
+/// A virtual service as ipvsadm -A would create it.
+public struct ConfiguredService: Sendable {
+    public enum Selector: Sendable, Equatable {
+        case address(proto: String, endpoint: String)   // "-t"/"-u"/"--sctp-service", "IP:PORT" or "[IPv6]:PORT"
+        case fwmark(UInt32, ipv6: Bool)
+    }
+    public var source: ConfigSource
+    public var selector: Selector
+    public var scheduler = "wlc"
+    public var schedulerFlags: [String] = []
+    public var persistence: UInt32?
+    public var netmask: String?
+    public var onePacket = false
+    public var realServers: [ConfiguredRealServer] = []
+    public var sorryServer: ConfiguredRealServer?
+    public var quorum: Int64 = 1
+    public var hysteresis: Int64 = 0
+}
+
+/// A real server as ipvsadm -a would add it at its configured weight, and how it is checked.
+public struct ConfiguredRealServer: Sendable {
+    public var source: ConfigSource
+    public var endpoint: String            // "IP[:PORT]" ipvsadm form
+    public var method: String = "-m"       // -g | -m | -i
+    public var tunnel: [String] = []       // --tun-type … options
+    public var weight: Int64 = 1
+    public var upperThreshold: UInt32 = 0
+    public var lowerThreshold: UInt32 = 0
+    /// Failure sets weight 0 instead of removing the server.
+    public var inhibitOnFailure = false
+    /// Checks start failed (the server joins once they pass) instead of up.
+    public var alpha = false
+    public var checks: [CheckSpec] = []
+}
+
+/// One health check of a real server, with its tool's timings (seconds).
+public struct CheckSpec: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case tcp = "TCP_CHECK", http = "HTTP_GET", https = "SSL_GET", smtp = "SMTP_CHECK", misc = "MISC_CHECK"
+        case dns = "DNS_CHECK", udp = "UDP_CHECK", ping = "PING_CHECK", file = "FILE_CHECK"
+    }
+    public var kind: Kind
+    public var source: ConfigSource
+    public var interval: Double
+    public var timeout: Double
+    public var retry: Int
+    public var delayBeforeRetry: Double
+    /// connect_ip / connect_port (nil: the real server's own), bindto.
+    public var connectIP: String?
+    public var connectPort: UInt16?
+    public var bindTo: String?
+    /// Type-specific settings (url paths, status codes, digests, misc_path, helo_name, …) as
+    /// `keyword → values`, in file order.
+    public var settings: [(String, [String])] = []
+
+    public static func == (a: CheckSpec, b: CheckSpec) -> Bool {
+        a.kind == b.kind && a.source == b.source && a.interval == b.interval && a.timeout == b.timeout
+            && a.retry == b.retry && a.delayBeforeRetry == b.delayBeforeRetry && a.connectIP == b.connectIP
+            && a.connectPort == b.connectPort && a.bindTo == b.bindTo
+            && a.settings.map { $0.0 } == b.settings.map { $0.0 } && a.settings.map { $0.1 } == b.settings.map { $0.1 }
+    }
+}
