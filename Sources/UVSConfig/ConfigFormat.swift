@@ -34,12 +34,14 @@ public enum ConfigLoader {
     public typealias FileError = ConfigText.FileError
 
     public static func load(path: String, format: ConfigFormat? = nil) throws(FileError) -> DirectorConfig {
-        guard let text = ConfigText.read(path) else { throw FileError(file: path, line: 0, message: "cannot read the file") }
+        guard let text = ConfigText.read(path) else { throw FileError(file: path, line: 1, message: "cannot read the file") }
         let f = format ?? ConfigFormat.detect(text)
         switch f {
         case .keepalived: return try KeepalivedReader.read(path: path, text: text)
-        case .ldirectord, .lvs, .rules:
-            throw FileError(file: path, line: 1, message: "the \(f.rawValue) format is not read by uvsd config yet")
+        case .lvs: return try LvsReader.read(path: path, text: text)
+        case .ldirectord: return try LdirectordReader.read(path: path, text: text)
+        case .rules:
+            throw FileError(file: path, line: 1, message: "no virtual service, virtual_server or virtual= in the file: not lvs.cf, ldirectord.cf or keepalived.conf")
         }
     }
 }

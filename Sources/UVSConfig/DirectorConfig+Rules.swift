@@ -29,7 +29,10 @@ extension DirectorConfig {
             if !s.schedulerFlags.isEmpty { a += ["-b", s.schedulerFlags.joined(separator: ",")] }
             out.append((s.source, a))
             for r in s.realServers {
-                var d = ["-a"] + sel + ["-r", r.endpoint, r.method, "-w", String(r.weight)] + r.tunnel
+                // ldirectord checktype=off: never up, so absent (or quiesced at weight 0).
+                let never = r.checks.contains { $0.kind == .off }
+                if never && !r.inhibitOnFailure { continue }
+                var d = ["-a"] + sel + ["-r", r.endpoint, r.method, "-w", String(never ? 0 : r.weight)] + r.tunnel
                 if r.upperThreshold > 0 { d += ["-x", String(r.upperThreshold)] }
                 if r.lowerThreshold > 0 { d += ["-y", String(r.lowerThreshold)] }
                 out.append((r.source, d))
@@ -54,12 +57,17 @@ extension DirectorConfig {
         }
     }
 
-    /// `ipvsadm -S -n` of the configuration at full health.
-    public func savedRules() throws(FileError) -> String {
+    /// The IPVS table of the configuration at full health (no packet goes through it).
+    public func engine() throws(FileError) -> Engine {
         var e = Engine(topology: .oracleDefaults(directorIPv4: IPAddr("192.0.2.254")!,
                                                   directorIPv6: IPAddr("2001:db8::fffe")!),
                        initialConnections: 16)
         try apply(to: &e)
-        return Listing.save(e, numeric: true)
+        return e
+    }
+
+    /// `ipvsadm -S -n` of the configuration at full health.
+    public func savedRules() throws(FileError) -> String {
+        Listing.save(try engine(), numeric: true)
     }
 }

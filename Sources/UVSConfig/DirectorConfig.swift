@@ -6,6 +6,8 @@ import UVSEngine
 /// services with their real servers and checks, global timeouts, sync daemons, and the
 /// failover blocks (kept for the failover part to act on).
 public struct DirectorConfig: Sendable {
+    /// The tool whose check semantics apply (nanny, ldirectord or keepalived).
+    public var format: ConfigFormat = .keepalived
     public var services: [ConfiguredService] = []
     /// `--set TCP TCPFIN UDP` (0 = unchanged), when the file sets timeouts.
     public var timeouts: (tcp: UInt32, tcpfin: UInt32, udp: UInt32)?
@@ -40,6 +42,11 @@ public struct ConfiguredService: Sendable {
     public var sorryServer: ConfiguredRealServer?
     public var quorum: Int64 = 1
     public var hysteresis: Int64 = 0
+    /// keepalived quorum_up / quorum_down argv; ldirectord fallbackcommand (gets start|stop VIP:PORT PROTO).
+    public var quorumUp: [String]?
+    public var quorumDown: [String]?
+    /// keepalived sorry_server_inhibit: the sorry server stays listed at weight 0.
+    public var sorryInhibit = false
 }
 
 /// A real server as ipvsadm -a would add it at its configured weight, and how it is checked.
@@ -55,6 +62,15 @@ public struct ConfiguredRealServer: Sendable {
     public var inhibitOnFailure = false
     /// Checks start failed (the server joins once they pass) instead of up.
     public var alpha = false
+    /// ldirectord: consecutive failures before the server goes out (failurecount).
+    public var failureCount = 1
+    /// nanny: re-entry delay (s); the server returns after ⌊reentry/timeout⌋ passes in a row.
+    public var reentry: Double = 0
+    /// nanny load_monitor (none when nil): the command whose `load` figure scales the weight.
+    public var loadMonitor: [String]?
+    /// keepalived notify_up / notify_down argv.
+    public var notifyUp: [String]?
+    public var notifyDown: [String]?
     public var checks: [CheckSpec] = []
 }
 
@@ -63,6 +79,16 @@ public struct CheckSpec: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case tcp = "TCP_CHECK", http = "HTTP_GET", https = "SSL_GET", smtp = "SMTP_CHECK", misc = "MISC_CHECK"
         case dns = "DNS_CHECK", udp = "UDP_CHECK", ping = "PING_CHECK", file = "FILE_CHECK"
+        /// nanny: connect, optional send, expect as a prefix or a regex (lvs.cf).
+        case sendExpect = "send/expect"
+        /// nanny send_program: its output compared with expect.
+        case sendProgram = "send_program"
+        /// ldirectord external: CHECKCOMMAND VIP VPORT RIP RPORT, exit 0 = up.
+        case external = "external"
+        /// ldirectord simpletcp / nntp / pop / imap: line protocols.
+        case simpleTCP = "simpletcp", nntp = "nntp", pop = "pop", imap = "imap"
+        /// ldirectord checktype=off: never up.
+        case off = "off"
     }
     public var kind: Kind
     public var source: ConfigSource
@@ -77,6 +103,16 @@ public struct CheckSpec: Sendable, Equatable {
     /// Type-specific settings (url paths, status codes, digests, misc_path, helo_name, …) as
     /// `keyword → values`, in file order.
     public var settings: [(String, [String])] = []
+
+    /// The values of the last `key` setting.
+    public func setting(_ key: String) -> [String]? { settings.last(where: { $0.0 == key })?.1 }
+
+    /// The same check apart from where it was written (SIGHUP keeps such a check's state).
+    public func sameCheck(as b: CheckSpec) -> Bool {
+        var x = b
+        x.source = source
+        return self == x
+    }
 
     public static func == (a: CheckSpec, b: CheckSpec) -> Bool {
         a.kind == b.kind && a.source == b.source && a.interval == b.interval && a.timeout == b.timeout

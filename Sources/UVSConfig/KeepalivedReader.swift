@@ -99,6 +99,12 @@ public enum KeepalivedReader {
         var vhost: String?
     }
 
+    /// A script keyword's argv: keepalived splits the (quote-stripped) words on blanks again;
+    /// a trailing `USER [GROUP]` is not taken apart (uvs runs scripts as itself).
+    static func script(_ st: ConfigStatement) -> [String] {
+        st.arguments.flatMap { $0.split(separator: " ").map(String.init) }
+    }
+
     static func bool(_ st: ConfigStatement) throws(FileError) -> Bool {
         guard let v = st.arguments.first else { return true }
         switch v.lowercased() {
@@ -226,6 +232,8 @@ public enum KeepalivedReader {
         var quorum: Int64 = 1, hysteresis: Int64 = 0
         var reals: [ConfigStatement] = []
         var sorry: ConfigStatement?
+        var sorryInhibit = false, sorryMethod: String?, sorryTunnel: [String] = []
+        var quorumUp: [String]?, quorumDown: [String]?
         for c in body {
             switch c.keyword {
             case "lvs_sched", "lb_algo":
@@ -262,11 +270,14 @@ public enum KeepalivedReader {
             case "virtualhost": inh.vhost = c.arguments.first
             case "quorum": quorum = try int(c, 1...Int64(UInt32.max))
             case "hysteresis": hysteresis = try int(c, 0...Int64(UInt32.max))
-            case "quorum_up", "quorum_down": break   // scripts, run by the checker
+            case "quorum_up": quorumUp = script(c)
+            case "quorum_down": quorumDown = script(c)
             case "weight": inh.weight = try int(c, 1...Int64(Int32.max))
             case "sorry_server": sorry = c
             case "sorry_server_inhibit", "sorry_server_lvs_method":
                 guard sorry != nil else { throw err(c, "'\(c.keyword)' must follow sorry_server") }
+                if c.keyword == "sorry_server_inhibit" { sorryInhibit = try bool(c) }
+                else { (sorryMethod, sorryTunnel) = try method(c) }
             case "real_server": reals.append(c)
             default: throw err(c, "virtual_server: unknown keyword '\(c.keyword)'")
             }
@@ -293,6 +304,9 @@ public enum KeepalivedReader {
             svc.onePacket = ops && (p == "-u") && !isFwmark
             svc.quorum = quorum
             svc.hysteresis = hysteresis
+            svc.quorumUp = quorumUp
+            svc.quorumDown = quorumDown
+            svc.sorryInhibit = sorryInhibit
             var seen = Set<String>()
             for r in reals {
                 // Duplicate real servers are dropped.
@@ -303,7 +317,8 @@ public enum KeepalivedReader {
                 guard let a = s.arguments.first.flatMap({ IPAddr($0) }) else { throw err(s, "sorry_server needs IP [PORT]") }
                 let port = s.arguments.dropFirst().first.flatMap { UInt16($0) } ?? sel.port
                 svc.sorryServer = ConfiguredRealServer(source: ConfigSource(file: s.file, line: s.line),
-                                                       endpoint: endpoint(a, port), method: inh.method, tunnel: inh.tunnel)
+                                                       endpoint: endpoint(a, port), method: sorryMethod ?? inh.method,
+                                                       tunnel: sorryMethod == nil ? inh.tunnel : sorryTunnel)
             }
             // A virtual server without a real server is dropped, as keepalived drops it.
             if !svc.realServers.isEmpty { out.append(svc) }
@@ -335,7 +350,9 @@ public enum KeepalivedReader {
             case "connect_timeout": inh.connectTimeout = try timer(c)
             case "delay_loop": inh.delayLoop = try timer(c)
             case "virtualhost": inh.vhost = c.arguments.first
-            case "notify_up", "notify_down", "smtp_alert", "warmup", "snmp_name": break
+            case "notify_up": rs.notifyUp = script(c)
+            case "notify_down": rs.notifyDown = script(c)
+            case "smtp_alert", "warmup", "snmp_name": break
             case "TCP_CHECK", "HTTP_GET", "SSL_GET", "SMTP_CHECK", "MISC_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
                 checkers.append(c)
             default: throw err(c, "real_server: unknown keyword '\(c.keyword)'")

@@ -10,7 +10,7 @@ struct ConfigCommand: ParsableCommand {
         abstract: "Check a configuration file and print the IPVS rules it stands for (ipvsadm -S -n).",
         discussion: "Errors: FILE:LINE: message on standard error, exit 1.")
 
-    @Option(name: .long, help: "Force the format: keepalived (lvs and ldirectord to come).")
+    @Option(name: .long, help: "Force the format: lvs, ldirectord or keepalived (detected from the content otherwise).")
     var format: String?
     @Flag(name: .long, help: "Also print a table of the checks.")
     var explain = false
