@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "UVSControl", dependencies: ["UVSEngine", "UVSPacket"]),
         // The one configuration model and its readers (keepalived.conf, …), checks' specifications.
         .target(name: "UVSConfig", dependencies: ["UVSControl", "UVSEngine", "UVSPacket"]),
+        // Pure health state machines: each tool's check counting, quorum, the table they want.
+        .target(name: "UVSHealth", dependencies: ["UVSConfig"]),
         // I/O edges: capture files, replay driver.
         .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
         // The live director: AF_PACKET rings, workers, ARP/ND, tc guard, control socket.
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "UVSEngineTests", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"]),
         .testTarget(name: "UVSControlTests", dependencies: ["UVSControl", "UVSEngine"]),
         .testTarget(name: "UVSConfigTests", dependencies: ["UVSConfig", "UVSControl", "UVSEngine"]),
+        .testTarget(name: "UVSHealthTests", dependencies: ["UVSHealth", "UVSConfig"]),
         .testTarget(name: "UVSLiveTests", dependencies: ["UVSLive", "UVSPacket", "CUVSNet"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
         .executableTarget(name: "EngineLoop", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"],

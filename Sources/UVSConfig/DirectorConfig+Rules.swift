@@ -15,27 +15,12 @@ extension DirectorConfig {
                         ["--set", String(t.tcp), String(t.tcpfin), String(t.udp)]))
         }
         for s in services {
-            let sel: [String]
-            switch s.selector {
-            case .address(let p, let ep): sel = [p, ep]
-            case .fwmark(let m, let v6): sel = ["-f", String(m)] + (v6 ? ["-6"] : [])
-            }
-            var a = ["-A"] + sel + ["-s", s.scheduler]
-            if let p = s.persistence {
-                a += ["-p", String(p)]
-                if let m = s.netmask { a += ["-M", m] }
-            }
-            if s.onePacket { a.append("-o") }
-            if !s.schedulerFlags.isEmpty { a += ["-b", s.schedulerFlags.joined(separator: ",")] }
-            out.append((s.source, a))
+            out.append((s.source, s.addWords))
             for r in s.realServers {
                 // ldirectord checktype=off: never up, so absent (or quiesced at weight 0).
                 let never = r.checks.contains { $0.kind == .off }
                 if never && !r.inhibitOnFailure { continue }
-                var d = ["-a"] + sel + ["-r", r.endpoint, r.method, "-w", String(never ? 0 : r.weight)] + r.tunnel
-                if r.upperThreshold > 0 { d += ["-x", String(r.upperThreshold)] }
-                if r.lowerThreshold > 0 { d += ["-y", String(r.lowerThreshold)] }
-                out.append((r.source, d))
+                out.append((r.source, ["-a"] + r.words(selector: s.selectorWords, weight: never ? 0 : r.weight)))
             }
         }
         return out
@@ -69,5 +54,37 @@ extension DirectorConfig {
     /// `ipvsadm -S -n` of the configuration at full health.
     public func savedRules() throws(FileError) -> String {
         Listing.save(try engine(), numeric: true)
+    }
+}
+
+extension ConfiguredService {
+    /// ipvsadm's words for the service: `-t|-u|--sctp-service ADDR:PORT` or `-f MARK [-6]`.
+    public var selectorWords: [String] {
+        switch selector {
+        case .address(let p, let ep): return [p, ep]
+        case .fwmark(let m, let v6): return ["-f", String(m)] + (v6 ? ["-6"] : [])
+        }
+    }
+
+    /// `ipvsadm -A` of the service.
+    public var addWords: [String] {
+        var a = ["-A"] + selectorWords + ["-s", scheduler]
+        if let p = persistence {
+            a += ["-p", String(p)]
+            if let m = netmask { a += ["-M", m] }
+        }
+        if onePacket { a.append("-o") }
+        if !schedulerFlags.isEmpty { a += ["-b", schedulerFlags.joined(separator: ",")] }
+        return a
+    }
+}
+
+extension ConfiguredRealServer {
+    /// What follows `-a`/`-e` for this server at `weight`.
+    public func words(selector: [String], weight: Int64) -> [String] {
+        var d = selector + ["-r", endpoint, method, "-w", String(weight)] + tunnel
+        if upperThreshold > 0 { d += ["-x", String(upperThreshold)] }
+        if lowerThreshold > 0 { d += ["-y", String(lowerThreshold)] }
+        return d
     }
 }
