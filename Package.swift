@@ -12,6 +12,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.27.0", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -34,6 +37,16 @@ let package = Package(
         .target(name: "UVSConfig", dependencies: ["UVSControl", "UVSEngine", "UVSPacket"]),
         // Pure health state machines: each tool's check counting, quorum, the table they want.
         .target(name: "UVSHealth", dependencies: ["UVSConfig"]),
+        // The checks' I/O edge: probes on an event loop (NIO, NIOSSL), programs, and the monitor
+        // that feeds their verdicts to UVSHealth and the resulting commands to the director.
+        .target(name: "UVSChecks", dependencies: [
+            "UVSHealth", "UVSConfig", "UVSControl",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // I/O edges: capture files, replay driver.
         .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
         // The live director: AF_PACKET rings, workers, ARP/ND, tc guard, control socket.
@@ -42,7 +55,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "uvsd", dependencies: [
-            "UVSIO", "UVSConfig", "UVSControl", "UVSEngine", "UVSPacket", "UVSLive",
+            "UVSIO", "UVSConfig", "UVSChecks", "UVSControl", "UVSEngine", "UVSPacket", "UVSLive",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -46,6 +46,11 @@ public final class Director: @unchecked Sendable {
     var syncSelection = TrafficSelection()
     var syncMessages: UInt64 = 0
     var syncRejected: UInt64 = 0
+    /// Set before `start` when a configuration file drives the director: what SIGHUP does
+    /// instead of re-reading the rules, and uvsadm commands the director does not know
+    /// (`-L --checks`), answered by the health checks.
+    public var reloadHandler: (@Sendable () -> Void)?
+    public var controlExtension: (@Sendable ([String]) -> ControlProtocol.Response?)?
 
     public init(_ options: DirectorOptions, logger: Logger) throws(LiveError) {
         self.options = options
@@ -81,7 +86,7 @@ public final class Director: @unchecked Sendable {
     /// errors as `FILE:N: message`.
     static func loadConfiguration(_ o: DirectorOptions, topology: Topology, sysctls: Sysctls)
         throws(LiveError) -> (Engine, [MarkRule]) {
-        guard let text = ConfigText.read(o.rulesPath) else { throw LiveError("\(o.rulesPath): cannot read the rules file") }
+        guard let text = o.rulesText ?? ConfigText.read(o.rulesPath) else { throw LiveError("\(o.rulesPath): cannot read the rules file") }
         var e = Engine(topology: topology, sysctls: sysctls, initialConnections: 16)
         do { try Rules.load(text, file: o.rulesPath, into: &e, links: SyncSockets.link) } catch { throw LiveError(error.description) }
         var marks: [MarkRule] = []
@@ -367,7 +372,9 @@ public final class Director: @unchecked Sendable {
                 log.info("signal \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
                 break
             }
-            if sig == SIGHUP { reload() }
+            if sig == SIGHUP {
+                if let h = reloadHandler { h() } else { reload() }
+            }
             let now = uvs_monotonic_ns()
             if options.statsInterval > 0 && now - lastStats >= UInt64(options.statsInterval) * 1_000_000_000 {
                 lastStats = now

@@ -10,6 +10,7 @@ extension Director {
 
     func execute(_ req: ControlProtocol.Request) -> Response {
         let args = req.arguments
+        if let ext = controlExtension, let r = ext(args) { return r }
         if args.first == "--sysctl" { return sysctl(Array(args.dropFirst())) }
         if args == ["--drops"] {
             let lines = dropReport().map { "\($0.0) \($0.1)\n" }.joined()
@@ -149,19 +150,33 @@ extension Director {
 
     /// SIGHUP: re-read the rules (and marks) file and apply only the difference.
     func reload() {
+        if let e = replaceRules(with: nil) { log.error("SIGHUP: \(e); keeping the previous rules") }
+    }
+
+    /// Makes the table that of `text` (ipvsadm -R; nil: the rules file again), applying only
+    /// the difference, every existing connection kept. Returns the error, nil when applied.
+    public func replaceRules(with text: String?) -> String? {
+        var o = options
+        if let t = text { o.rulesText = t } else { o.rulesText = nil }
         let (next, marks): (Engine, [MarkRule])
         do {
-            (next, marks) = try Self.loadConfiguration(options, topology: Self.placeholderTopology, sysctls: config.sysctls)
+            (next, marks) = try Self.loadConfiguration(o, topology: Self.placeholderTopology, sysctls: config.sysctls)
         } catch {
-            log.error("SIGHUP: \(error.description); keeping the previous rules")
-            return
+            return error.description
         }
         let cmds = lock.with { RulesDiff.commands(from: config, to: next) }
-        if let e = apply(cmds.map { (nil, $0) }, source: options.rulesPath, marks: marks) {
-            log.error("SIGHUP: \(e); keeping the previous rules")
-            return
+        if let e = apply(cmds.map { (nil, $0) }, source: options.rulesPath, marks: marks) { return e }
+        log.info("rules reloaded, \(cmds.count) change(s)")
+        return nil
+    }
+
+    /// uvsadm commands (words, as `uvsadm` takes them) from the health checks, all or nothing.
+    public func applyCommands(_ commands: [[String]], source: String) -> String? {
+        var parsed: [(Int?, IPVSCommand)] = []
+        for w in commands {
+            do { parsed.append((nil, try CommandParser.parse(w))) } catch { return "\(w.joined(separator: " ")): \(error.message)" }
         }
-        log.info("SIGHUP: rules reloaded, \(cmds.count) change(s)")
+        return apply(parsed, source: source)
     }
 
     /// `uvsadm --sysctl KEY[=VAL]...`: read or set the engine's sysctls.

@@ -25,6 +25,9 @@ public struct DirectorOptions: Sendable {
     /// Seconds a neighbour's MAC is trusted without hearing from it; then it is asked again,
     /// and forgotten if it does not answer within 3 s (the kernel's base_reachable_time).
     public var neighbourReachable = 30
+    /// The rules as `ipvsadm -R` text, when they come from a configuration file (rulesPath
+    /// then names that file in messages).
+    public var rulesText: String?
     public init(rulesPath: String, interface: String) {
         self.rulesPath = rulesPath; self.interface = interface
     }

@@ -10,7 +10,9 @@ let args = Array(CommandLine.arguments.dropFirst())
 let socketPath = getenv("UVS_CONTROL").map { String(cString: $0) } ?? "/run/uvsd.sock"
 
 var input: [UInt8] = []
-if args.first != "--sysctl" && args != ["--drops"] {
+// `-L --checks [--json]` is uvs's own listing (the health checks' state): uvsd answers it.
+let checksListing = args.contains("--checks")
+if args.first != "--sysctl" && args != ["--drops"] && !checksListing {
     do {
         switch try CommandParser.parse(args) {
         case .help:

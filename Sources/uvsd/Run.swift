@@ -3,6 +3,7 @@ import ArgumentParser
 import Glibc
 #endif
 import Logging
+import UVSConfig
 import UVSControl
 import UVSLive
 
@@ -18,7 +19,12 @@ struct RunCommand: ParsableCommand {
             --control. Exit status: 0 after a clean stop, 1 when it cannot start.
             """)
 
-    @Option(name: .long, help: "Rules file (ipvsadm -R format).") var rules: String
+    @Option(name: .long, help: "Rules file (ipvsadm -R format).") var rules: String?
+    @Option(name: .long, help: "Configuration file: lvs.cf, ldirectord.cf or keepalived.conf (checks run as its tool runs them).")
+    var config: String?
+    @Option(name: .long, help: "Force the configuration's format: lvs, ldirectord or keepalived.") var format: String?
+    @Option(name: .customLong("check-source"), help: "Address the checks' connections leave from (default: the kernel's choice, the director's own address).")
+    var checkSource: String?
     @Option(name: .long, help: "Client-side interface (the VIPs' link).") var interface: String
     @Option(name: .customLong("server-interface"), help: "Real-server-side interface (two-armed).") var serverInterface: String?
     @Option(name: .long, help: "Worker threads (one RX ring each per link, PACKET_FANOUT).") var workers = 1
@@ -43,7 +49,11 @@ struct RunCommand: ParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level \(logLevel): unknown level") }
         var log = Logger(label: "uvsd")
         log.logLevel = level
-        var o = DirectorOptions(rulesPath: rules, interface: interface)
+        guard (rules == nil) != (config == nil) else { throw ValidationError("give either --rules or --config") }
+        if let f = format, ConfigFormat(rawValue: f) == nil || f == "rules" {
+            throw ValidationError("--format must be lvs, ldirectord or keepalived")
+        }
+        var o = DirectorOptions(rulesPath: rules ?? config!, interface: interface)
         o.serverInterface = serverInterface
         o.workers = workers
         o.marksPath = marks
@@ -59,11 +69,22 @@ struct RunCommand: ParsableCommand {
         o.neighbourReachable = max(1, neighbourReachable)
         Director.blockSignals()
         do {
+            if let config {
+                try ConfiguredDirector.run(o, config: config, format: format.flatMap { ConfigFormat(rawValue: $0) },
+                                           checkSource: checkSource, log: log)
+                return
+            }
             let d = try Director(o, logger: log)
             try d.start()
             d.run()
+        } catch let e as ConfigText.FileError {
+            printError(e.description)
+            throw ExitCode(1)
+        } catch let e as LiveError {
+            printError("uvsd: \(e.description)")
+            throw ExitCode(1)
         } catch {
-            printError("uvsd: \(error.description)")
+            printError("uvsd: \(error)")
             throw ExitCode(1)
         }
     }

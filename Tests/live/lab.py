@@ -198,15 +198,16 @@ class Lab:
             raise RuntimeError("uvsd is not built (swift build)")
         return max(paths, key=os.path.getmtime)
 
-    def start_uvsd(self, rules, extra=(), workers=1, interface=None):
+    def start_uvsd(self, rules=None, extra=(), workers=1, interface=None, config=None, config_name="director.conf"):
+        """uvsd run with ipvsadm rules (--rules) or a configuration file (--config)."""
         interface = interface or ("d1" if self.one_armed else "d0")
-        self.rules_path = os.path.join(self.tmp, "rules")
+        self.rules_path = os.path.join(self.tmp, config_name if config is not None else "rules")
         with open(self.rules_path, "w") as f:
-            f.write(rules)
+            f.write(config if config is not None else rules)
         self.control = os.path.join(self.tmp, "uvsd.sock")
         ready = os.path.join(self.tmp, "ready")
         self.uvsd_log = os.path.join(self.tmp, "uvsd.log")
-        args = [self.uvsd_path(), "run", "--rules", self.rules_path, "--interface", interface,
+        args = [self.uvsd_path(), "run", "--config" if config is not None else "--rules", self.rules_path, "--interface", interface,
                 "--control", self.control, "--ready-file", ready, "--workers", str(workers),
                 "--ring-blocks", "4", "--stats-interval", "1"]
         if not self.one_armed:

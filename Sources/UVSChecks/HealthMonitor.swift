@@ -1,0 +1,184 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import UVSConfig
+import UVSHealth
+
+/// Runs every real server's checks off the packet path — one task per checker on the checks'
+/// event loop, each probing at its tool's pace — feeds the verdicts to the health state
+/// machines and hands the resulting uvsadm commands to the director (which applies them
+/// between batches). Also answers `uvsadm -L --checks` and SIGHUP reloads.
+public final class HealthMonitor: @unchecked Sendable {
+    /// Applies uvsadm commands (`-a`/`-e`/`-d` words); returns the error text, nil when applied.
+    public typealias Apply = @Sendable ([[String]]) -> String?
+
+    struct State {
+        var config: DirectorConfig
+        var services: [ServiceHealth]
+        var applied: [[String: ServiceHealth.Entry]]
+        var generation = 0
+    }
+
+    let group: MultiThreadedEventLoopGroup
+    let state: NIOLockedValueBox<State>
+    let apply: Apply
+    let log: Logger
+    let bind: String?
+    let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+
+    public init(_ config: DirectorConfig, bind: String? = nil, log: Logger, apply: @escaping Apply) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let now = ProgramProbe.now()
+        let services = config.services.map { ServiceHealth($0, format: config.format, now: now) }
+        state = NIOLockedValueBox(State(config: config, services: services, applied: services.map { $0.desired() }))
+        self.apply = apply
+        self.log = log
+        self.bind = bind
+    }
+
+    /// The table to start with, as `ipvsadm -R` text: every service, and the servers the
+    /// tools add before any probe (keepalived without alpha, sorry/fallback servers).
+    public func initialRules() -> String {
+        state.withLockedValue { Self.table($0) }
+    }
+
+    static func table(_ s: State) -> String {
+        var out = ""
+        if let t = s.config.timeouts, t != (0, 0, 0) { out += "--set \(t.tcp) \(t.tcpfin) \(t.udp)\n" }
+        for (i, svc) in s.services.enumerated() {
+            out += svc.config.addWords.joined(separator: " ") + "\n"
+            for (_, e) in s.applied[i].sorted(by: { $0.key < $1.key }) {
+                out += (["-a"] + e.server.words(selector: svc.config.selectorWords, weight: e.weight)).joined(separator: " ") + "\n"
+            }
+        }
+        return out
+    }
+
+    /// Starts every checker. keepalived spreads the first probes over 1 s + random(0…warmup),
+    /// warmup = delay_loop; nanny and ldirectord probe at once.
+    public func start() {
+        let now = ProgramProbe.now()
+        let gen = state.withLockedValue { s in
+            if s.config.format == .keepalived {
+                for i in s.services.indices {
+                    for j in s.services[i].servers.indices {
+                        for (k, c) in s.services[i].servers[j].config.checks.enumerated() where s.services[i].servers[j].nextProbe[k] <= now {
+                            s.services[i].servers[j].nextProbe[k] = now + 1 + Double.random(in: 0..<max(c.interval, 0.001))
+                        }
+                    }
+                }
+            }
+            return s.generation
+        }
+        var started: [Task<Void, Never>] = []
+        let list = state.withLockedValue { s in
+            s.services.indices.flatMap { i in s.services[i].servers.indices.flatMap { j in s.services[i].servers[j].checkers.indices.map { (i, j, $0) } } }
+        }
+        for (i, j, k) in list {
+            started.append(Task { [self] in await self.loop(service: i, server: j, checker: k, generation: gen) })
+        }
+        tasks.withLockedValue { $0 += started }
+    }
+
+    public func stop() {
+        let t = tasks.withLockedValue { t in defer { t = [] }; return t }
+        for x in t { x.cancel() }
+        try? group.syncShutdownGracefully()
+    }
+
+    func loop(service i: Int, server j: Int, checker k: Int, generation: Int) async {
+        while !Task.isCancelled {
+            guard let (spec, target, negotiate, at, format) = state.withLockedValue({ s -> (CheckSpec, ProbeTarget, Bool, Double, ConfigFormat)? in
+                guard s.generation == generation else { return nil }
+                let svc = s.services[i], srv = svc.servers[j]
+                return (srv.config.checks[k], ProbeTarget(spec: srv.config.checks[k], server: srv.config, service: svc.config, bind: bind),
+                        srv.checkers[k].nextIsNegotiate, srv.nextProbe[k], s.config.format)
+            }) else { return }
+            let wait = at - ProgramProbe.now()
+            if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+            if Task.isCancelled { return }
+            let verdict = await Probe.run(spec, format: format, target: target, group: group, negotiate: negotiate)
+            let now = ProgramProbe.now()
+            var scripts: [[String]] = []
+            let ok = state.withLockedValue { s -> Bool in
+                guard s.generation == generation else { return false }
+                var weight: Int64?
+                var reason = ""
+                switch verdict {
+                case .pass(let w): weight = w
+                case .fail(let r): reason = r
+                }
+                let (changed, _) = s.services[i].servers[j].record(checker: k, passed: verdict.passed, reason: reason,
+                                                                   dynamicWeight: weight, now: now)
+                let srv = s.services[i].servers[j]
+                if changed {
+                    log.info("[\(srv.alive ? "up" : "down")] \(srv.config.endpoint) of \(s.services[i].config.selectorWords.joined(separator: " "))\(srv.alive ? "" : ": " + reason)")
+                    if let n = srv.alive ? srv.config.notifyUp : srv.config.notifyDown { scripts.append(n) }
+                }
+                if let q = s.services[i].updateQuorum() {
+                    log.info("\(s.services[i].config.selectorWords.joined(separator: " ")): quorum \(q ? "gained" : "lost")")
+                    if let c = q ? s.services[i].config.quorumUp : s.services[i].config.quorumDown { scripts.append(c) }
+                }
+                let want = s.services[i].desired()
+                let cmds = s.services[i].commands(from: s.applied[i], to: want)
+                if !cmds.isEmpty {
+                    // Applied under the monitor's lock, so two checkers' changes reach the table in order.
+                    if let e = apply(cmds) { log.error("health: \(e)") }
+                    s.applied[i] = want
+                }
+                return true
+            }
+            if !ok { return }
+            for argv in scripts { Task.detached { _ = await ProgramProbe.run(argv, timeout: 60) } }
+        }
+    }
+
+    /// SIGHUP: the new configuration replaces the old; servers whose checks did not change keep
+    /// their state. `applyTable` installs the full new table (services included) as a diff.
+    public func reload(_ next: DirectorConfig, applyTable: (String) -> String?) -> String? {
+        let old = tasks.withLockedValue { t in defer { t = [] }; return t }
+        for t in old { t.cancel() }
+        let now = ProgramProbe.now()
+        let err: String? = state.withLockedValue { s in
+            var services: [ServiceHealth] = []
+            for c in next.services {
+                var h = ServiceHealth(c, format: next.format, now: now)
+                if let prev = s.services.first(where: { $0.config.selector == c.selector }) {
+                    for (j, r) in c.realServers.enumerated() {
+                        if let o = prev.servers.first(where: { Self.sameServer($0.config, r) }) {
+                            h.servers[j] = o.carried(to: r, now: now)
+                        }
+                    }
+                    _ = h.updateQuorum()
+                }
+                services.append(h)
+            }
+            var trial = State(config: next, services: services, applied: services.map { $0.desired() }, generation: s.generation + 1)
+            if let e = applyTable(Self.table(trial)) { return e }
+            trial.generation = s.generation + 1
+            s = trial
+            return nil
+        }
+        start()
+        return err
+    }
+
+    static func sameServer(_ a: ConfiguredRealServer, _ b: ConfiguredRealServer) -> Bool {
+        a.endpoint == b.endpoint && a.checks.count == b.checks.count
+            && zip(a.checks, b.checks).allSatisfy { $0.sameCheck(as: $1) }
+            && a.inhibitOnFailure == b.inhibitOnFailure && a.failureCount == b.failureCount && a.reentry == b.reentry
+    }
+
+    /// `uvsadm -L --checks`, text or JSON.
+    public func listing(json: Bool) -> String {
+        let now = ProgramProbe.now()
+        let wallNow = Double(time(nil))
+        return state.withLockedValue { s in
+            json ? CheckListing.json(s.services, now: now, wallNow: wallNow) : CheckListing.text(s.services, now: now, wallNow: wallNow)
+        }
+    }
+}
