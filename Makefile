@@ -26,7 +26,7 @@ unit-test: setup
 live-test: setup
 	swift build --product uvsd
 	swift build --product uvsadm
-	UVS_BUILD=debug python3 -m unittest -v Tests/live/test_live.py Tests/live/test_checks.py
+	UVS_BUILD=debug python3 -m unittest -v Tests/live/test_live.py Tests/live/test_checks.py Tests/live/test_config_truth.py
 
 bench: setup
 	swift package --disable-sandbox benchmark

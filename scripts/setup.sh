@@ -3,7 +3,8 @@
 # Swift 6.3 itself is expected on PATH (/opt/swift on the project's machines).
 set -euo pipefail
 need=()
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux; do
+# ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth.
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -13,6 +14,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${need[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 command -v swift >/dev/null || { echo "setup: swift is not on PATH" >&2; exit 1; }

@@ -30,6 +30,22 @@ public final class HealthMonitor: @unchecked Sendable {
     let bind: String?
     let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
 
+    /// Check kinds uvs reads but does not run: a file using one is refused at start.
+    public static let notRun: Set<CheckSpec.Kind> = [.dns, .udp, .ping, .file]
+
+    /// The first check of `config` uvs cannot run, as `FILE:LINE: message`.
+    public static func unsupported(_ config: DirectorConfig) -> ConfigLoader.FileError? {
+        for s in config.services {
+            for r in s.realServers {
+                for c in r.checks where notRun.contains(c.kind) {
+                    return ConfigLoader.FileError(file: c.source.file, line: c.source.line,
+                                                  message: "\(c.kind.rawValue): uvs reads this check but does not run it yet")
+                }
+            }
+        }
+        return nil
+    }
+
     public init(_ config: DirectorConfig, bind: String? = nil, log: Logger, apply: @escaping Apply) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let now = ProgramProbe.now()

@@ -34,7 +34,7 @@ def restart_http(lab, rs):
     lab.wait_port(rs, 80)
 
 
-class HealthChecks(LiveTestCase):
+class CheckAssertions(LiveTestCase):
     def servers(self, lab):
         """{RIP:PORT: weight} of the listing (uvsadm -L -n)."""
         out = {}
@@ -57,6 +57,9 @@ class HealthChecks(LiveTestCase):
 
     def checks(self, lab):
         return json.loads(lab.uvsadm("-L", "--checks", "--json").stdout)
+
+
+class HealthChecks(CheckAssertions):
 
     def test_keepalived_http_tcp_and_misc_checks(self):
         with Lab("nat") as lab:
@@ -154,6 +157,152 @@ class HealthChecks(LiveTestCase):
             self.assertIn("unknown keyword 'bogus_keyword'", lab.log())
             self.assertEqual(set(self.servers(lab)), set(before))
             self.assertEqual(lab.stop_uvsd(), 0)
+
+    def test_lvs_cf_nanny_quiesces_and_established_transfers_finish(self):
+        with Lab("nat") as lab:
+            blob = lab.start_http_servers(payload_bytes=1 << 17)
+            conf = f"""primary = 10.10.1.254
+service = lvs
+network = nat
+virtual web {{
+  active = 1
+  address = {VIP} d0:1
+  port = 80
+  send = "GET /name HTTP/1.0\\r\\n\\r\\n"
+  expect = "HTTP/1.0 200"
+  timeout = 1
+  reentry = 2
+  quiesce_server = 1
+  scheduler = rr
+""" + "".join(f"""  server rs{i + 1} {{
+    address = {a}
+    active = 1
+    weight = 64
+  }}
+""" for i, a in enumerate(RS_ADDRS[:2])) + "}\n"
+            lab.start_uvsd(config=conf, config_name="lvs.cf")
+            # nanny adds a server at its first pass, at W/32.
+            self.wait_for(lab, "both servers in at 64 >> 5", lambda v: v == {f"{RS_ADDRS[0]}:80": 2, f"{RS_ADDRS[1]}:80": 2}, 5)
+            # A slow transfer from rs2 is under way when rs2's check starts failing (404).
+            t = subprocess.Popen(["ip", "netns", "exec", lab.ns["cl"], "curl", "-s", "--limit-rate", "40k", "--max-time", "30",
+                                  "-o", "-", f"http://{VIP}/blob", "--interface", "10.10.1.2"], stdout=subprocess.PIPE)
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                conns = lab.uvsadm("-L", "-n", "-c").stdout
+                if "10.10.1.2:" in conns:
+                    break
+                time.sleep(0.1)
+            target = [l for l in lab.uvsadm("-L", "-n", "-c").stdout.splitlines() if "10.10.1.2:" in l][0].split()[-1]
+            rs = "rs1" if target.startswith(RS_ADDRS[0]) else "rs2"
+            os.rename(os.path.join(lab.tmp, rs, "name"), os.path.join(lab.tmp, rs, "gone"))
+            addr = f"{RS_ADDRS[0] if rs == 'rs1' else RS_ADDRS[1]}:80"
+            # One failed probe quiesces it (weight 0, still listed).
+            took = self.wait_for(lab, f"{rs} quiesced", lambda v: v.get(addr) == 0, 4)
+            self.assertLess(took, 3)
+            names = self.requests(lab, 6)
+            self.assertNotIn(rs, names)
+            out, _ = t.communicate(timeout=40)
+            self.assertEqual(out, blob, "the established transfer on the quiesced server did not finish intact")
+            # Re-entry after ⌊reentry/timeout⌋ = 2 passes in a row, again at W/32.
+            os.rename(os.path.join(lab.tmp, rs, "gone"), os.path.join(lab.tmp, rs, "name"))
+            took = self.wait_for(lab, f"{rs} back", lambda v: v.get(addr) == 2, 6)
+            self.assertGreater(took, 0.9)
+
+    def test_ldirectord_cf_failurecount_and_fallback(self):
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1 << 10)
+            conf = f"""checktimeout=1
+checkinterval=1
+failurecount=2
+virtual={VIP}:80
+\treal={RS_ADDRS[0]}:80 masq 1
+\treal={RS_ADDRS[1]}:80 masq 3
+\tservice=http
+\trequest="name"
+\treceive="^rs"
+\tscheduler=wrr
+\tfallback={RS_ADDRS[2]}:80 masq
+"""
+            lab.start_uvsd(config=conf, config_name="ldirectord.cf")
+            both = {f"{RS_ADDRS[0]}:80": 1, f"{RS_ADDRS[1]}:80": 3}
+            self.wait_for(lab, "both servers up after the first round", lambda v: v == both, 5)
+            kill(http_server(lab, "rs1"))
+            took = self.wait_for(lab, "rs1 out after 2 failures", lambda v: f"{RS_ADDRS[0]}:80" not in v, 6)
+            self.assertGreater(took, 0.9)   # failurecount 2: the first failure is a soft one
+            self.assertEqual(set(self.requests(lab, 4)), {"rs2"})
+            kill(http_server(lab, "rs2"))
+            self.wait_for(lab, "fallback in", lambda v: v == {f"{RS_ADDRS[2]}:80": 1}, 6)
+            self.assertEqual(set(self.requests(lab, 3)), {"rs3"})
+            restart_http(lab, "rs1")
+            self.wait_for(lab, "rs1 back, fallback out", lambda v: v == {f"{RS_ADDRS[0]}:80": 1}, 5)
+
+
+class DebianLdirectord(CheckAssertions):
+    """The unmodified ldirectord from Debian drives uvsd through uvsadm installed as ipvsadm
+    (an overlay on /usr/sbin in ldirectord's private mount namespace, never the host's)."""
+
+    @unittest.skipUnless(os.path.exists("/usr/sbin/ldirectord"), "ldirectord is not installed (apt install ldirectord)")
+    def test_ldirectord_through_uvsadm(self):
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1 << 10)
+            lab.start_uvsd("")   # no rules: ldirectord creates the service
+            upper = os.path.join(lab.tmp, "sbin-upper")
+            work = os.path.join(lab.tmp, "sbin-work")
+            os.makedirs(upper)
+            os.makedirs(work)
+            uvsadm = os.path.join(os.path.dirname(lab.uvsd_path()), "uvsadm")
+            with open(os.path.join(upper, "ipvsadm"), "w") as f:
+                f.write(f"#!/bin/sh\nUVS_CONTROL={lab.control} exec {uvsadm} \"$@\"\n")
+            os.chmod(os.path.join(upper, "ipvsadm"), 0o755)
+            cf = os.path.join(lab.tmp, "ldirectord.cf")
+            with open(cf, "w") as f:
+                f.write(f"""checktimeout=1
+checkinterval=1
+supervised=yes
+quiescent=no
+virtual={VIP}:80
+\treal={RS_ADDRS[0]}:80 masq 1
+\treal={RS_ADDRS[1]}:80 masq 2
+\tservice=http
+\trequest="name"
+\treceive="rs"
+\tscheduler=wrr
+\tprotocol=tcp
+\tchecktype=negotiate
+""")
+            script = (f"mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={upper},workdir={work} /usr/sbin && "
+                      f"[ \"$(readlink -f /sbin/ipvsadm)\" = /usr/sbin/ipvsadm ] && grep -q uvsadm /usr/sbin/ipvsadm && "
+                      f"exec /usr/sbin/ldirectord {cf} start")
+            ld = lab.spawn("lb", "unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                           log=os.path.join(lab.tmp, "ldirectord.log"))
+
+            def ldlog():
+                with open(os.path.join(lab.tmp, "ldirectord.log")) as f:
+                    return f.read()[-3000:]
+            deadline = time.time() + 20
+            want = {f"{RS_ADDRS[0]}:80": 1, f"{RS_ADDRS[1]}:80": 2}
+            while time.time() < deadline and self.servers(lab) != want:
+                self.assertIsNone(ld.poll(), f"ldirectord exited: {ldlog()}")
+                time.sleep(0.2)
+            self.assertEqual(self.servers(lab), want, ldlog())
+            self.assertIn(f"TCP  {VIP}:80 wrr", lab.uvsadm("-L", "-n").stdout)
+            self.assertEqual(set(self.requests(lab, 6)), {"rs1", "rs2"})
+            # The host's ipvsadm was never touched: the kernel has no IPVS service of ours.
+            self.assertNotIn(VIP, sh_out(["cat", "/proc/net/ip_vs"]))
+            kill(http_server(lab, "rs2"))
+            self.wait_for(lab, "ldirectord removed rs2", lambda v: v == {f"{RS_ADDRS[0]}:80": 1}, 10)
+            self.assertEqual(set(self.requests(lab, 3)), {"rs1"})
+            restart_http(lab, "rs2")
+            self.wait_for(lab, "ldirectord restored rs2", lambda v: v == want, 10)
+            # Stop (TERM): cleanstop removes the servers and the service.
+            os.killpg(ld.pid, signal.SIGTERM)
+            ld.wait(timeout=15)
+            self.assertNotIn(VIP, lab.uvsadm("-L", "-n").stdout)
+
+
+def sh_out(args):
+    r = subprocess.run(args, capture_output=True, text=True)
+    return r.stdout
 
 
 if __name__ == "__main__":
