@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 # ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth.
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived; do
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

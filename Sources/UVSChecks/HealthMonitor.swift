@@ -31,7 +31,7 @@ public final class HealthMonitor: @unchecked Sendable {
     let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
 
     /// Check kinds uvs reads but does not run: a file using one is refused at start.
-    public static let notRun: Set<CheckSpec.Kind> = [.dns, .udp, .ping, .file]
+    public static let notRun: Set<CheckSpec.Kind> = [.file]
 
     /// The first check of `config` uvs cannot run, as `FILE:LINE: message`.
     public static func unsupported(_ config: DirectorConfig) -> ConfigLoader.FileError? {

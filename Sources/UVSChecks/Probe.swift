@@ -63,7 +63,9 @@ enum Probe {
                 return await programs(spec, t)
             case .off:
                 return .fail("checktype=off")
-            case .dns, .udp, .ping, .file:
+            case .dns, .udp, .ping:
+                return try await DatagramChecks.run(spec, format: format, target: t, group: group)
+            case .file:
                 return .fail("\(spec.kind.rawValue) is not run by uvs")
             }
         } catch {

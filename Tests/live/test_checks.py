@@ -237,6 +237,49 @@ virtual={VIP}:80
             self.wait_for(lab, "rs1 back, fallback out", lambda v: v == {f"{RS_ADDRS[0]}:80": 1}, 5)
 
 
+class DatagramChecks(CheckAssertions):
+    def test_keepalived_dns_udp_and_ping_checks(self):
+        with Lab("nat") as lab:
+            dns = lab.spawn("rs1", "dnsmasq", "-k", "--port=53", "--no-resolv", "--no-hosts", "--bind-interfaces",
+                            f"--listen-address={RS_ADDRS[0]}", "--address=/svc.lab/10.10.2.11", "--pid-file=",
+                            "--user=root", "--group=root", log=os.path.join(lab.tmp, "dnsmasq.log"))
+            code = ("import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',53))\n"
+                    "while True:\n d,a=s.recvfrom(2048);s.sendto(b'ok'+d,a)")
+            echo = lab.spawn("rs2", "python3", "-c", code)
+            time.sleep(0.5)
+            conf = f"""
+                virtual_server {VIP} 53 {{
+                    delay_loop 1
+                    lvs_method NAT
+                    protocol UDP
+                    real_server {RS_ADDRS[0]} 53 {{ DNS_CHECK {{ type A
+                                                               name svc.lab
+                                                               connect_timeout 1
+                                                               retry 0 }} }}
+                    real_server {RS_ADDRS[1]} 53 {{ UDP_CHECK {{ payload 68656c6c6f
+                                                               require_reply 6f6bxx65
+                                                               connect_timeout 1
+                                                               retry 0 }} }}
+                    real_server {RS_ADDRS[2]} 53 {{ PING_CHECK {{ connect_timeout 1
+                                                                retry 0 }} }}
+                }}
+                """
+            lab.start_uvsd(config=conf, config_name="keepalived.conf")
+            all3 = {f"{a}:53": 1 for a in RS_ADDRS}
+            time.sleep(3)   # first probes within 1 s + delay_loop
+            self.assertEqual(self.servers(lab), all3, lab.uvsadm("-L", "--checks").stdout)
+            kill(dns)       # port unreachable
+            self.wait_for(lab, "rs1 out (DNS)", lambda v: f"{RS_ADDRS[0]}:53" not in v, 5)
+            kill(echo)      # port unreachable
+            self.wait_for(lab, "rs2 out (UDP)", lambda v: f"{RS_ADDRS[1]}:53" not in v, 5)
+            lab.ip("rs3", "link", "set", "eth0", "down")   # no echo reply
+            self.wait_for(lab, "rs3 out (ping)", lambda v: v == {}, 5)
+            reasons = {s["address"]: s["last_failure"]["reason"] for s in self.checks(lab)["services"][0]["servers"]}
+            self.assertIn("dns", reasons[f"{RS_ADDRS[0]}:53"])
+            self.assertIn("udp: port unreachable", reasons[f"{RS_ADDRS[1]}:53"])
+            self.assertIn("ping", reasons[f"{RS_ADDRS[2]}:53"])
+
+
 class DebianLdirectord(CheckAssertions):
     """The unmodified ldirectord from Debian drives uvsd through uvsadm installed as ipvsadm
     (an overlay on /usr/sbin in ldirectord's private mount namespace, never the host's)."""
