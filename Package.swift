@@ -67,6 +67,12 @@ let package = Package(
         .testTarget(name: "UVSHealthTests", dependencies: ["UVSHealth", "UVSConfig"]),
         .testTarget(name: "UVSLiveTests", dependencies: ["UVSLive", "UVSPacket", "CUVSNet"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
+        .executableTarget(name: "HealthScale", dependencies: [
+            "UVSChecks", "UVSConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/HealthScale"),
         .executableTarget(name: "EngineLoop", dependencies: ["UVSEngine", "UVSPacket", "UVSControl"],
                           path: "Benchmarks/EngineLoop"),
         .executableTarget(

@@ -29,6 +29,8 @@ public final class HealthMonitor: @unchecked Sendable {
     let log: Logger
     let bind: String?
     let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    /// For measurements: each probe's scheduled time, start time and verdict (set before `start`).
+    public var probeObserver: (@Sendable (Double, Double, ProbeVerdict) -> Void)?
 
     /// Check kinds uvs reads but does not run: a file using one is refused at start.
     public static let notRun: Set<CheckSpec.Kind> = [.file]
@@ -74,6 +76,9 @@ public final class HealthMonitor: @unchecked Sendable {
         return out
     }
 
+    /// Seconds on the monotonic clock the checks are timed by.
+    public static func now() -> Double { ProgramProbe.now() }
+
     /// Starts every checker. keepalived spreads the first probes over 1 s + random(0…warmup),
     /// warmup = delay_loop; nanny and ldirectord probe at once.
     public func start() {
@@ -83,7 +88,7 @@ public final class HealthMonitor: @unchecked Sendable {
                 for i in s.services.indices {
                     for j in s.services[i].servers.indices {
                         for (k, c) in s.services[i].servers[j].config.checks.enumerated() where s.services[i].servers[j].nextProbe[k] <= now {
-                            s.services[i].servers[j].nextProbe[k] = now + 1 + Double.random(in: 0..<max(c.interval, 0.001))
+                            s.services[i].schedule(server: j, checker: k, at: now + 1 + Double.random(in: 0..<max(c.interval, 0.001)))
                         }
                     }
                 }
@@ -117,8 +122,10 @@ public final class HealthMonitor: @unchecked Sendable {
             let wait = at - ProgramProbe.now()
             if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
             if Task.isCancelled { return }
+            let started = ProgramProbe.now()
             let verdict = await Probe.run(spec, format: format, target: target, group: group, negotiate: negotiate)
             let now = ProgramProbe.now()
+            let duration = now - started
             var scripts: [[String]] = []
             let ok = state.withLockedValue { s -> Bool in
                 guard s.generation == generation else { return false }
@@ -128,24 +135,31 @@ public final class HealthMonitor: @unchecked Sendable {
                 case .pass(let w): weight = w
                 case .fail(let r): reason = r
                 }
-                let (changed, _) = s.services[i].servers[j].record(checker: k, passed: verdict.passed, reason: reason,
+                let (changed, tableChanged) = s.services[i].record(server: j, checker: k, passed: verdict.passed, reason: reason,
                                                                    dynamicWeight: weight, now: now)
+                probeObserver?(at, now - duration, verdict)
+                guard tableChanged else { return true }
                 let srv = s.services[i].servers[j]
                 if changed {
                     log.info("[\(srv.alive ? "up" : "down")] \(srv.config.endpoint) of \(s.services[i].config.selectorWords.joined(separator: " "))\(srv.alive ? "" : ": " + reason)")
                     if let n = srv.alive ? srv.config.notifyUp : srv.config.notifyDown { scripts.append(n) }
                 }
+                let cmds: [[String]]
                 if let q = s.services[i].updateQuorum() {
                     log.info("\(s.services[i].config.selectorWords.joined(separator: " ")): quorum \(q ? "gained" : "lost")")
                     if let c = q ? s.services[i].config.quorumUp : s.services[i].config.quorumDown { scripts.append(c) }
-                }
-                let want = s.services[i].desired()
-                let cmds = s.services[i].commands(from: s.applied[i], to: want)
-                if !cmds.isEmpty {
-                    // Applied under the monitor's lock, so two checkers' changes reach the table in order.
-                    if let e = apply(cmds) { log.error("health: \(e)") }
+                    let want = s.services[i].desired()
+                    cmds = s.services[i].commands(from: s.applied[i], to: want)
                     s.applied[i] = want
+                } else {
+                    // Only this server's place changes.
+                    let ep = srv.config.endpoint
+                    let want = s.services[i].desired(server: j)
+                    cmds = s.services[i].commands(from: s.applied[i][ep].map { [ep: $0] } ?? [:], to: want.map { [ep: $0] } ?? [:])
+                    s.applied[i][ep] = want
                 }
+                // Applied under the monitor's lock, so two checkers' changes reach the table in order.
+                if !cmds.isEmpty, let e = apply(cmds) { log.error("health: \(e)") }
                 return true
             }
             if !ok { return }
@@ -166,7 +180,7 @@ public final class HealthMonitor: @unchecked Sendable {
                 if let prev = s.services.first(where: { $0.config.selector == c.selector }) {
                     for (j, r) in c.realServers.enumerated() {
                         if let o = prev.servers.first(where: { Self.sameServer($0.config, r) }) {
-                            h.servers[j] = o.carried(to: r, now: now)
+                            h.replace(server: j, with: o.carried(to: r, now: now))
                         }
                     }
                     _ = h.updateQuorum()

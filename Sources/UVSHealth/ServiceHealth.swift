@@ -6,20 +6,52 @@ import UVSConfig
 public struct ServiceHealth: Sendable {
     public let config: ConfiguredService
     public let format: ConfigFormat
-    public var servers: [ServerHealth]
+    public private(set) var servers: [ServerHealth]
     /// keepalived: quorum held; lvsd/ldirectord: at least one server up.
     public private(set) var quorumUp: Bool
+    /// Kept current by `record`, so a probe costs the same with 10 servers or 10,000.
+    public private(set) var aliveWeight: Int64 = 0
+    public private(set) var aliveCount = 0
 
     public init(_ config: ConfiguredService, format: ConfigFormat, now: Double) {
         self.config = config
         self.format = format
         servers = config.realServers.map { ServerHealth($0, format: format, now: now) }
         quorumUp = true
-        quorumUp = format == .keepalived ? aliveWeight >= config.quorum + config.hysteresis : servers.contains(where: \.alive)
+        recount()
+        quorumUp = format == .keepalived ? aliveWeight >= config.quorum + config.hysteresis : aliveCount > 0
     }
 
-    /// Sum of the alive servers' weights (keepalived's quorum figure).
-    public var aliveWeight: Int64 { servers.filter(\.alive).reduce(0) { $0 + $1.weight } }
+    mutating func recount() {
+        aliveWeight = 0; aliveCount = 0
+        for s in servers where s.alive { aliveWeight += s.weight; aliveCount += 1 }
+    }
+
+    /// Records a verdict of server `j`'s checker `k` (see `ServerHealth.record`); returns
+    /// whether the server's place in the table may have changed (liveness or weight).
+    public mutating func record(server j: Int, checker k: Int, passed: Bool, reason: String = "", dynamicWeight: Int64? = nil,
+                                now: Double) -> (changed: Bool, tableChanged: Bool) {
+        // The sums are adjusted for this server alone.
+        var s = servers[j]
+        let before = (s.alive, s.weight)
+        let (changed, _) = s.record(checker: k, passed: passed, reason: reason, dynamicWeight: dynamicWeight, now: now)
+        let after = (s.alive, s.weight)
+        servers[j] = s
+        aliveWeight += (after.0 ? after.1 : 0) - (before.0 ? before.1 : 0)
+        aliveCount += (after.0 ? 1 : 0) - (before.0 ? 1 : 0)
+        return (changed, before != after)
+    }
+
+    /// A reload carries server `j`'s state over.
+    public mutating func replace(server j: Int, with h: ServerHealth) {
+        servers[j] = h
+        recount()
+    }
+
+    /// Sets when checker `k` of server `j` probes next.
+    public mutating func schedule(server j: Int, checker k: Int, at t: Double) {
+        servers[j].nextProbe[k] = t
+    }
 
     /// Re-evaluates the quorum after a change; returns the new state when it changed.
     public mutating func updateQuorum() -> Bool? {
@@ -29,7 +61,7 @@ public struct ServiceHealth: Sendable {
             if !quorumUp && s >= config.quorum + config.hysteresis { quorumUp = true }
             else if quorumUp && (s == 0 || s < config.quorum - config.hysteresis) { quorumUp = false }
         } else {
-            quorumUp = servers.contains(where: \.alive)
+            quorumUp = aliveCount > 0
         }
         return was == quorumUp ? nil : quorumUp
     }
@@ -45,22 +77,21 @@ public struct ServiceHealth: Sendable {
         }
     }
 
+    var sorryInUse: Bool { !quorumUp && config.sorryServer != nil }
+
+    /// Server `j`'s entry in the wanted table (nil: not in it).
+    public func desired(server j: Int) -> Entry? {
+        let s = servers[j], c = s.config
+        let quiesced = format == .lvs ? c.inhibitOnFailure && s.everUp : c.inhibitOnFailure
+        if s.alive && !(sorryInUse && format == .keepalived) { return Entry(server: c, weight: s.weight) }
+        return quiesced ? Entry(server: c, weight: 0) : nil
+    }
+
     /// The servers the table should hold, keyed by endpoint, sorry server included.
     public func desired() -> [String: Entry] {
         var out: [String: Entry] = [:]
-        let sorryInUse = !quorumUp && config.sorryServer != nil
-        for s in servers {
-            let c = s.config
-            let quiesced: Bool
-            switch format {
-            case .lvs: quiesced = c.inhibitOnFailure && s.everUp
-            default: quiesced = c.inhibitOnFailure
-            }
-            if s.alive && !(sorryInUse && format == .keepalived) {
-                out[c.endpoint] = Entry(server: c, weight: s.weight)
-            } else if quiesced {
-                out[c.endpoint] = Entry(server: c, weight: 0)
-            }
+        for j in servers.indices {
+            if let e = desired(server: j) { out[e.server.endpoint] = e }
         }
         if let sorry = config.sorryServer {
             if sorryInUse { out[sorry.endpoint] = Entry(server: sorry, weight: 1) }

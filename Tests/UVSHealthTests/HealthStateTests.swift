@@ -85,13 +85,13 @@ struct HealthStateTests {
             """)
         var svc = ServiceHealth(cfg.services[0], format: .lvs, now: 0)
         #expect(svc.desired().isEmpty)   // never up yet: not listed even with quiesce
-        _ = svc.servers[0].record(checker: 0, passed: true, now: 5)
+        _ = svc.record(server: 0, checker: 0, passed: true, now: 5)
         #expect(svc.desired()["10.0.0.11:81"]?.weight == 2)   // 64 >> 5
         // ⌊20/5⌋ = 4: doubling whenever nanny's pass counter (which started at C = 2) is a multiple of 4.
         var weights: [Int64] = []
-        for t in 2...9 { _ = svc.servers[0].record(checker: 0, passed: true, now: Double(t * 5)); weights.append(svc.servers[0].weight) }
+        for t in 2...9 { _ = svc.record(server: 0, checker: 0, passed: true, now: Double(t * 5)); weights.append(svc.servers[0].weight) }
         #expect(weights == [4, 4, 4, 4, 8, 8, 8, 8])
-        _ = svc.servers[0].record(checker: 0, passed: false, reason: "connect refused", now: 50)
+        _ = svc.record(server: 0, checker: 0, passed: false, reason: "connect refused", now: 50)
         #expect(svc.desired()["10.0.0.11:81"]?.weight == 0)   // quiesced, still listed
         #expect(svc.servers[0].lastFailure?.reason == "connect refused")
     }
@@ -114,10 +114,10 @@ struct HealthStateTests {
         #expect(svc.quorumUp)   // 4 ≥ 3 + 1
         let full = svc.desired()
         #expect(full.keys.sorted() == ["10.0.0.1:80", "10.0.0.2:80"])
-        _ = svc.servers[1].record(checker: 0, passed: false, now: 1)
+        _ = svc.record(server: 1, checker: 0, passed: false, now: 1)
         #expect(svc.updateQuorum() == nil)   // 2 is not below 3 − 1
         #expect(svc.desired()["10.0.0.2:80"]?.weight == 0)
-        _ = svc.servers[0].record(checker: 0, passed: false, now: 2)
+        _ = svc.record(server: 0, checker: 0, passed: false, now: 2)
         #expect(svc.updateQuorum() == false)
         let sorry = svc.desired()
         #expect(sorry["127.0.0.1:8080"]?.weight == 1 && sorry["10.0.0.1:80"] == nil)
@@ -126,9 +126,9 @@ struct HealthStateTests {
                          ["-a", "-t", "192.0.2.1:80", "-r", "127.0.0.1:8080", "-m", "-w", "1"],
                          ["-d", "-t", "192.0.2.1:80", "-r", "10.0.0.1:80"]])
         // Back: gained at ≥ quorum + hysteresis only.
-        _ = svc.servers[0].record(checker: 0, passed: true, now: 3)
+        _ = svc.record(server: 0, checker: 0, passed: true, now: 3)
         #expect(svc.updateQuorum() == nil)
-        _ = svc.servers[1].record(checker: 0, passed: true, now: 4)
+        _ = svc.record(server: 1, checker: 0, passed: true, now: 4)
         #expect(svc.updateQuorum() == true)
         #expect(svc.desired() == full)
     }
@@ -137,7 +137,7 @@ struct HealthStateTests {
         let cfg = try config(.ldirectord, "virtual=192.0.2.1:80\n    real=10.0.0.1:80 gate\n    fallback=127.0.0.1:80\n")
         var svc = ServiceHealth(cfg.services[0], format: .ldirectord, now: 0)
         #expect(!svc.quorumUp && svc.desired().keys.sorted() == ["127.0.0.1:80"])
-        _ = svc.servers[0].record(checker: 0, passed: true, now: 1)
+        _ = svc.record(server: 0, checker: 0, passed: true, now: 1)
         #expect(svc.updateQuorum() == true)
         #expect(svc.desired().keys.sorted() == ["10.0.0.1:80"])
     }
