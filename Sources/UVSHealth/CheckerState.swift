@@ -91,15 +91,4 @@ public struct CheckerState: Sendable, Equatable {
         if up { everUp = true }
         return (was != up, next)
     }
-
-    /// Forces the state (nanny's USR1/USR2, a reload keeping state): up or down, counters reset.
-    public mutating func force(up value: Bool) {
-        up = value
-        if value { everUp = true }
-        switch policy {
-        case .keepalived(let retry, _, _, _): count = value ? retry : 0
-        case .nanny(let c, _): count = value ? c : 0
-        case .ldirectord: count = 0
-        }
-    }
 }
