@@ -53,7 +53,7 @@ func run(servers: Int, seconds: Double, port: Int) throws {
     text += "}\n"
     let cfg = try KeepalivedReader.read(path: "scale.conf", text: text)
     let lateness = Mutex<[Double]>([])
-    let failures = Mutex(0)
+    let failures = Mutex([String: Int]())
     var log = Logger(label: "scale")
     log.logLevel = .warning
     let monitor = HealthMonitor(cfg, log: log) { _ in nil }
@@ -61,7 +61,7 @@ func run(servers: Int, seconds: Double, port: Int) throws {
     monitor.probeObserver = { scheduled, started, verdict in
         guard started > warm else { return }
         lateness.withLock { $0.append(max(0, started - scheduled)) }
-        if !verdict.passed { failures.withLock { $0 += 1 } }
+        if case .fail(let why) = verdict { failures.withLock { $0[why, default: 0] += 1 } }
     }
     monitor.start()
     sleep(3)
@@ -74,9 +74,11 @@ func run(servers: Int, seconds: Double, port: Int) throws {
     let rate = Double(l.count) / (t1 - t0)
     let cpu = (c1 - c0) / (t1 - t0)
     func ms(_ q: Double) -> String { String(Int((l[min(l.count - 1, Int(q * Double(l.count)))] * 1000).rounded())) }
-    print("servers=\(servers) checks=\(l.count) checks/s=\(Int(rate)) failed=\(failures.withLock { $0 }) "
+    let failed = failures.withLock { $0 }
+    print("servers=\(servers) checks=\(l.count) checks/s=\(Int(rate)) failed=\(failed.values.reduce(0, +)) "
           + "lateness p50=\(ms(0.5)) ms p99=\(ms(0.99)) ms max=\(ms(1)) ms "
           + "cpu=\(Int(cpu * 100))% of a core, \(Int(cpu / (rate / 1000) * 1000)) ms CPU per s per 1,000 checks/s")
+    for (why, n) in failed.sorted(by: { $0.value > $1.value }).prefix(3) { print("  \(n) failed: \(why)") }
 }
 
 let a = CommandLine.arguments

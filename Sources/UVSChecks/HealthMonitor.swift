@@ -24,6 +24,8 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     let group: MultiThreadedEventLoopGroup
+    /// One per checks thread; a checker stays on one, and so do its connections.
+    let executors: [EventLoopTaskExecutor]
     let state: NIOLockedValueBox<State>
     let apply: Apply
     let log: Logger
@@ -48,8 +50,10 @@ public final class HealthMonitor: @unchecked Sendable {
         return nil
     }
 
-    public init(_ config: DirectorConfig, bind: String? = nil, log: Logger, apply: @escaping Apply) {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// `threads`: the checks' event loops (off the workers' cores where the director pins them).
+    public init(_ config: DirectorConfig, bind: String? = nil, threads: Int = 2, log: Logger, apply: @escaping Apply) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        executors = group.makeIterator().map { EventLoopTaskExecutor($0) }
         let now = ProgramProbe.now()
         let services = config.services.map { ServiceHealth($0, format: config.format, now: now) }
         state = NIOLockedValueBox(State(config: config, services: services, applied: services.map { $0.desired() }))
@@ -99,8 +103,11 @@ public final class HealthMonitor: @unchecked Sendable {
         let list = state.withLockedValue { s in
             s.services.indices.flatMap { i in s.services[i].servers.indices.flatMap { j in s.services[i].servers[j].checkers.indices.map { (i, j, $0) } } }
         }
-        for (i, j, k) in list {
-            started.append(Task { [self] in await self.loop(service: i, server: j, checker: k, generation: gen) })
+        for (n, (i, j, k)) in list.enumerated() {
+            let executor = executors[n % executors.count]
+            started.append(Task(executorPreference: executor) { [self] in
+                await self.loop(service: i, server: j, checker: k, generation: gen, on: executor)
+            })
         }
         tasks.withLockedValue { $0 += started }
     }
@@ -111,7 +118,7 @@ public final class HealthMonitor: @unchecked Sendable {
         try? group.syncShutdownGracefully()
     }
 
-    func loop(service i: Int, server j: Int, checker k: Int, generation: Int) async {
+    func loop(service i: Int, server j: Int, checker k: Int, generation: Int, on executor: EventLoopTaskExecutor) async {
         while !Task.isCancelled {
             guard let (spec, target, negotiate, at, format) = state.withLockedValue({ s -> (CheckSpec, ProbeTarget, Bool, Double, ConfigFormat)? in
                 guard s.generation == generation else { return nil }
@@ -120,10 +127,10 @@ public final class HealthMonitor: @unchecked Sendable {
                         srv.checkers[k].nextIsNegotiate, srv.nextProbe[k], s.config.format)
             }) else { return }
             let wait = at - ProgramProbe.now()
-            if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+            await executor.sleep(seconds: wait)
             if Task.isCancelled { return }
             let started = ProgramProbe.now()
-            let verdict = await Probe.run(spec, format: format, target: target, group: group, negotiate: negotiate)
+            let verdict = await Probe.run(spec, format: format, target: target, group: executor.loop, negotiate: negotiate)
             let now = ProgramProbe.now()
             let duration = now - started
             var scripts: [[String]] = []

@@ -23,9 +23,8 @@ struct TCPExchange {
     /// How long reads may take.
     enum Budget { case perRead(Double), total(Double) }
 
-    let timedOut: NIOLockedValueBox<Bool>
-    var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let channel: Channel
+    let reader: ExchangeReader
     var pending: [UInt8] = []
     var eof = false
 
@@ -35,7 +34,6 @@ struct TCPExchange {
     static func converse<R: Sendable>(group: EventLoopGroup, host: String, port: Int, bind: String?, tls: Bool = false,
                                       serverName: String? = nil, connectTimeout: Double, budget: Budget,
                                       _ body: (inout TCPExchange) async throws -> R) async throws -> R {
-        let flag = NIOLockedValueBox(false)
         var bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(Int64(connectTimeout * 1e9)))
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -45,9 +43,10 @@ struct TCPExchange {
         // An address, never a name: no resolver (and no AAAA query) between the check and its server.
         let address: SocketAddress
         do { address = try SocketAddress(ipAddress: host, port: port) } catch { throw Failure.connect("'\(host)' is not an address") }
-        let ch: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let reader = ExchangeReader()
+        let channel: Channel
         do {
-            ch = try await bootstrap.connect(to: address) { channel in
+            channel = try await bootstrap.channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if tls {
                         var cfg = TLSConfiguration.makeClientConfiguration()
@@ -56,55 +55,51 @@ struct TCPExchange {
                         try channel.pipeline.syncOperations.addHandler(
                             try NIOSSLClientHandler(context: ctx, serverHostname: serverName))
                     }
-                    switch budget {
-                    case .perRead(let t):
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .nanoseconds(Int64(t * 1e9))))
-                        try channel.pipeline.syncOperations.addHandler(TimeoutCloser(flag: flag))
-                    case .total(let t):
-                        channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t * 1e9))) {
-                            flag.withLockedValue { $0 = true }
-                            channel.close(promise: nil)
-                        }
-                    }
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    if case .perRead(let t) = budget { reader.idleLimit = .nanoseconds(Int64(t * 1e9)) }
+                    try channel.pipeline.syncOperations.addHandler(reader)
                 }
-            }
+            }.connect(to: address).get()
         } catch ChannelError.connectTimeout {
             throw Failure.connect("timed out")
         } catch {
             throw Failure.connect("\(error)")
         }
-        return try await ch.executeThenClose { inbound, outbound in
-            var x = TCPExchange(timedOut: flag, iterator: inbound.makeAsyncIterator(), outbound: outbound)
-            return try await body(&x)
+        var deadline: Scheduled<Void>?
+        if case .total(let t) = budget {
+            deadline = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(t * 1e9))) { reader.timeOut(channel) }
         }
+        defer {
+            deadline?.cancel()
+            channel.close(promise: nil)
+        }
+        var x = TCPExchange(channel: channel, reader: reader)
+        return try await body(&x)
     }
 
     mutating func send(_ bytes: [UInt8]) async throws {
-        try await outbound.write(ByteBuffer(bytes: bytes))
+        do { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() } catch { throw Failure.closed }
     }
 
     /// Half-closes the sending side (ldirectord's simpletcp).
-    func finishSending() { outbound.finish() }
+    func finishSending() { channel.close(mode: .output, promise: nil) }
 
     /// One more chunk into `pending`; false at EOF. A timeout throws.
     mutating func readMore() async throws -> Bool {
         if eof { return false }
-        do {
-            if let b = try await iterator.next() {
-                pending += b.readableBytesView
-                return true
-            }
-        } catch {
-            if timedOut.withLockedValue({ $0 }) { throw Failure.timeout }
-            // A reset after some data still ends the stream; the verdict is the caller's.
+        let reader = self.reader
+        let loop = channel.eventLoop
+        let chunk = try await (loop.inEventLoop ? reader.next(loop) : loop.flatSubmit { reader.next(loop) }).get()
+        switch chunk {
+        case .data(let b):
+            pending += b
+            return true
+        case .end(let timedOut, let failed):
             eof = true
-            if pending.isEmpty { throw Failure.closed }
+            if timedOut { throw Failure.timeout }
+            // A reset after some data still ends the stream; the verdict is the caller's.
+            if failed && pending.isEmpty { throw Failure.closed }
             return false
         }
-        eof = true
-        if timedOut.withLockedValue({ $0 }) { throw Failure.timeout }
-        return false
     }
 
     /// Reads until `pending` holds a full line (CRLF or LF) and returns it without the ending.
@@ -137,18 +132,78 @@ struct TCPExchange {
     }
 }
 
-/// Closes the connection at the idle-state event and remembers it was a timeout.
-final class TimeoutCloser: ChannelInboundHandler, Sendable {
+/// The probe's end of the connection, on its event loop: buffers what arrives and hands it to
+/// the one waiting read; `idleLimit` without a byte (the per-read budget) closes as a timeout.
+/// One timer per connection, re-armed only when it fires early (not one per read, as
+/// IdleStateHandler does).
+final class ExchangeReader: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    let flag: NIOLockedValueBox<Bool>
-    init(flag: NIOLockedValueBox<Bool>) { self.flag = flag }
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            flag.withLockedValue { $0 = true }
-            context.close(promise: nil)
-            return
+    enum Chunk { case data([UInt8]), end(timedOut: Bool, failed: Bool) }
+
+    // Touched on the channel's event loop only.
+    var buffered: [UInt8] = []
+    var ended = false, timedOut = false, failed = false
+    var waiter: EventLoopPromise<Chunk>?
+    var idleLimit: TimeAmount?
+    var lastRead = NIODeadline.now()
+    var idleTimer: Scheduled<Void>?
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastRead = .now()
+        armIdle(context.channel, at: lastRead + (idleLimit ?? .zero))
+        context.fireChannelActive()
+    }
+
+    func armIdle(_ channel: Channel, at deadline: NIODeadline) {
+        guard idleLimit != nil else { return }
+        idleTimer = channel.eventLoop.scheduleTask(deadline: deadline) { [self] in
+            guard let limit = idleLimit, !ended else { return }
+            let due = lastRead + limit
+            if due <= .now() { timeOut(channel) } else { armIdle(channel, at: due) }
         }
-        context.fireUserInboundEventTriggered(event)
+    }
+
+    func next(_ loop: EventLoop) -> EventLoopFuture<Chunk> {
+        if !buffered.isEmpty {
+            defer { buffered = [] }
+            return loop.makeSucceededFuture(.data(buffered))
+        }
+        if ended { return loop.makeSucceededFuture(.end(timedOut: timedOut, failed: failed)) }
+        let p = loop.makePromise(of: Chunk.self)
+        waiter = p
+        return p.futureResult
+    }
+
+    func wake() {
+        guard let w = waiter else { return }
+        waiter = nil
+        if !buffered.isEmpty {
+            w.succeed(.data(buffered))
+            buffered = []
+        } else if ended {
+            w.succeed(.end(timedOut: timedOut, failed: failed))
+        }
+    }
+
+    func timeOut(_ channel: Channel) {
+        timedOut = true
+        channel.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if idleLimit != nil { lastRead = .now() }
+        buffered += unwrapInboundIn(data).readableBytesView
+        wake()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        ended = true
+        idleTimer?.cancel()
+        wake()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        failed = true
+        context.close(promise: nil)
     }
 }
