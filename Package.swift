@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "UVSControlTests", dependencies: ["UVSControl", "UVSEngine"]),
         .testTarget(name: "UVSConfigTests", dependencies: ["UVSConfig", "UVSControl", "UVSEngine"]),
         .testTarget(name: "UVSHealthTests", dependencies: ["UVSHealth", "UVSConfig"]),
+        .testTarget(name: "UVSChecksTests", dependencies: ["UVSChecks", "UVSConfig"]),
         .testTarget(name: "UVSLiveTests", dependencies: ["UVSLive", "UVSPacket", "CUVSNet"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
         .executableTarget(name: "HealthScale", dependencies: [

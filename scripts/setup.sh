@@ -3,8 +3,9 @@
 # Swift 6.3 itself is expected on PATH (/opt/swift on the project's machines).
 set -euo pipefail
 need=()
-# ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth.
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base; do
+# ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth;
+# dnsmasq and pyftpdlib: real DNS and FTP servers for the checks lab.
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -12,7 +12,7 @@ import UVSConfig
 // an HTTP responder in another process (`serve`). Reports how late probes start (p50/p99),
 // checks per second and the monitor's CPU per 1,000 checks/s.
 //   HealthScale serve PORT
-//   HealthScale run SERVERS SECONDS PORT
+//   HealthScale run SERVERS SECONDS PORT [THREADS]
 
 /// Answers every request with a fixed 200 and closes.
 final class Responder: ChannelInboundHandler, Sendable {
@@ -44,7 +44,7 @@ func cpuSeconds() -> Double {
     return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
 }
 
-func run(servers: Int, seconds: Double, port: Int) throws {
+func run(servers: Int, seconds: Double, port: Int, threads: Int) throws {
     var text = "virtual_server 192.0.2.1 \(port) {\n  protocol TCP\n  delay_loop 1\n"
     for i in 0..<servers {
         // 127.0.0.0/8 is all local: one responder on 0.0.0.0 stands for N servers.
@@ -56,7 +56,7 @@ func run(servers: Int, seconds: Double, port: Int) throws {
     let failures = Mutex([String: Int]())
     var log = Logger(label: "scale")
     log.logLevel = .warning
-    let monitor = HealthMonitor(cfg, log: log) { _ in nil }
+    let monitor = HealthMonitor(cfg, threads: threads, log: log) { _ in nil }
     let warm = HealthMonitor.now() + 3   // the first probes are spread over 1 s + delay_loop
     monitor.probeObserver = { scheduled, started, verdict in
         guard started > warm else { return }
@@ -83,5 +83,6 @@ func run(servers: Int, seconds: Double, port: Int) throws {
 
 let a = CommandLine.arguments
 if a.count == 3, a[1] == "serve" { try serve(port: Int(a[2])!) }
-else if a.count == 5, a[1] == "run" { try run(servers: Int(a[2])!, seconds: Double(a[3])!, port: Int(a[4])!) }
-else { print("usage: HealthScale serve PORT | run SERVERS SECONDS PORT"); exit(2) }
+else if a.count >= 5, a[1] == "run" {
+    try run(servers: Int(a[2])!, seconds: Double(a[3])!, port: Int(a[4])!, threads: a.count > 5 ? Int(a[5])! : 2)
+} else { print("usage: HealthScale serve PORT | run SERVERS SECONDS PORT [THREADS]"); exit(2) }

@@ -10,7 +10,9 @@ enum DatagramProbe {
     enum Outcome { case answer([UInt8]), refused, silence, failed(String) }
 
     /// `kind`: SOCK_DGRAM with IPPROTO_UDP, or SOCK_RAW with IPPROTO_ICMP(V6) for ping.
+    /// `requestFrom`, when set, builds the request from the socket's own address and port (SIP's Via).
     static func exchange(host: String, port: Int, bind: String?, raw icmp: Bool = false, request: [UInt8],
+                         requestFrom: (((String, Int)) -> [UInt8])? = nil,
                          timeout: Double, accept: ([UInt8]) -> Bool) async -> Outcome {
         var ss = sockaddr_storage()
         var len: socklen_t = 0
@@ -44,6 +46,8 @@ enum DatagramProbe {
         }
         let rc = withUnsafePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, len) } }
         guard rc == 0 else { return .failed("connect: \(String(cString: strerror(errno)))") }
+        var request = request
+        if let build = requestFrom { request = build(localAddress(fd) ?? (v6 ? "::" : "0.0.0.0", 0)) }
         let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         guard sent == request.count else { return .failed("send: \(String(cString: strerror(errno)))") }
         let deadline = ProgramProbe.now() + timeout
@@ -63,5 +67,26 @@ enum DatagramProbe {
             try? await Task.sleep(nanoseconds: 2_000_000)
         }
         return .silence
+    }
+
+    /// The connected socket's own address and port.
+    static func localAddress(_ fd: Int32) -> (String, Int)? {
+        var ss = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        guard withUnsafeMutablePointer(to: &ss, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }) == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: 64)
+        func string() -> String { String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        if Int32(ss.ss_family) == AF_INET6 {
+            return withUnsafePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
+                var addr = a.pointee.sin6_addr
+                inet_ntop(AF_INET6, &addr, &text, 64)
+                return (string(), Int(UInt16(bigEndian: a.pointee.sin6_port)))
+            } }
+        }
+        return withUnsafePointer(to: &ss) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
+            var addr = a.pointee.sin_addr
+            inet_ntop(AF_INET, &addr, &text, 64)
+            return (string(), Int(UInt16(bigEndian: a.pointee.sin_port)))
+        } }
     }
 }

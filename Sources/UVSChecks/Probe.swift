@@ -63,6 +63,12 @@ enum Probe {
                 return await programs(spec, t)
             case .off:
                 return .fail("checktype=off")
+            case .ftp:
+                return await FTPProbe.run(spec, t, group)
+            case .sip:
+                return try await SIPProbe.run(spec, t, group)
+            case .radius:
+                return await RADIUSProbe.run(spec, t)
             case .dns, .udp, .ping:
                 return try await DatagramChecks.run(spec, format: format, target: t, group: group)
             case .file:

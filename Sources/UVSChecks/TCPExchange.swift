@@ -80,6 +80,11 @@ struct TCPExchange {
         do { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() } catch { throw Failure.closed }
     }
 
+    /// The connection's own address and port (SIP's Via).
+    var local: (String, Int) {
+        (channel.localAddress?.ipAddress ?? "0.0.0.0", channel.localAddress?.port ?? 0)
+    }
+
     /// Half-closes the sending side (ldirectord's simpletcp).
     func finishSending() { channel.close(mode: .output, promise: nil) }
 

@@ -87,6 +87,8 @@ public struct CheckSpec: Sendable, Equatable {
         case external = "external"
         /// ldirectord simpletcp / nntp / pop / imap: line protocols.
         case simpleTCP = "simpletcp", nntp = "nntp", pop = "pop", imap = "imap"
+        /// ldirectord ftp (login, cwd /, binary, passive, get), sip (OPTIONS), radius (a password check).
+        case ftp = "ftp", sip = "sip", radius = "radius"
         /// ldirectord checktype=off: never up.
         case off = "off"
     }

@@ -12,7 +12,7 @@ public enum LdirectordReader {
     /// ldirectord's negotiate services that uvs probes; the others are refused by name.
     static let probedServices: [String: CheckSpec.Kind] = [
         "http": .http, "https": .https, "smtp": .smtp, "submission": .smtp, "dns": .dns,
-        "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap,
+        "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap, "ftp": .ftp, "sip": .sip, "radius": .radius,
     ]
     static let knownServices: Set<String> = [
         "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "nntp", "mysql", "none", "oracle",
@@ -23,6 +23,12 @@ public enum LdirectordReader {
         "https": 443, "submission": 587, "imaps": 993, "pops": 995, "oracle": 1521, "radius": 1812,
         "http_proxy": 3128, "mysql": 3306, "sip": 5060, "pgsql": 5432,
     ]
+
+    static func hostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, 255) == 0 else { return "localhost" }
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     struct Globals {
         var checkTimeout = -1, negotiateTimeout = -1, checkInterval = 10, checkCount = 1, failureCount = 1
@@ -37,7 +43,7 @@ public enum LdirectordReader {
         var host: String?, port: String?, fwmark: UInt32?
         var proto = "tcp", service: String?, serviceLine = 0, checktype = "negotiate", combined = 0
         var scheduler = "wrr", persistent: UInt32?, netmask: String?, ops = false
-        var request = "/", receive = "", httpmethod = "GET", virtualhost: String?, login = "", passwd = ""
+        var request = "/", receive = "", httpmethod = "GET", virtualhost: String?, login = "", passwd = "", secret = ""
         var checkcommand = "/bin/true", checkport: UInt16?
         var checkTimeout = -1, negotiateTimeout = -1, checkInterval: Int?, checkCount = -1, failureCount = -1
         var quiescent: Bool?
@@ -198,7 +204,8 @@ public enum LdirectordReader {
         case "receive": vs.receive = try needQuoted()
         case "login": vs.login = try needQuoted()
         case "passwd": vs.passwd = try needQuoted()
-        case "database", "secret", "load": _ = try needQuoted()
+        case "secret": vs.secret = try needQuoted()
+        case "database", "load": _ = try needQuoted()
         case "checktype":
             if let x = number(v), v.first?.isNumber == true { vs.checktype = "combined"; vs.combined = x; break }
             let w = String(v.prefix(while: { $0.isLetter || $0 == "-" }))
@@ -384,6 +391,19 @@ public enum LdirectordReader {
                     case .pop, .imap, .smtp:
                         if !v.login.isEmpty { spec.settings = [("login", [v.login]), ("passwd", [v.passwd])] }
                     case .ping: spec.settings = [("count", [String(checkCount)])]
+                    case .ftp:
+                        // service=ftp (not a port-derived one) fills an empty login and passwd.
+                        let named = v.service == "ftp"
+                        spec.settings = [("request", [request]), ("receive", [receive]),
+                                         ("login", [v.login.isEmpty && named ? "anonymous" : v.login]),
+                                         ("passwd", [v.passwd.isEmpty && named ? "ldirectord@\(Self.hostname())" : v.passwd])]
+                    case .sip:
+                        spec.settings = [("login", [v.login.isEmpty && v.service == "sip" ? "ldirectord@\(Self.hostname())" : v.login]),
+                                         ("protocol", [v.proto])]
+                    case .radius:
+                        // The alarm is checktimeout, the answer's wait negotiatetimeout: the shorter rules.
+                        spec.timeout = Double(min(checkTimeout, negotiateTimeout))
+                        spec.settings = [("login", [v.login]), ("passwd", [v.passwd]), ("secret", [v.secret])]
                     case .external:
                         let args = v.fwmark != nil ? [String(v.fwmark!), "0"] : [v.v6 ? "[\(vip)]" : vip, String(vport)]
                         let cmd = v.checktype == "external-perl" ? ["perl", v.checkcommand] : [v.checkcommand]

@@ -280,6 +280,121 @@ class DatagramChecks(CheckAssertions):
             self.assertIn("ping", reasons[f"{RS_ADDRS[2]}:53"])
 
 
+SIP_RESPONDER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 5060))
+while True:
+    d, a = s.recvfrom(4096)
+    lines = d.decode().split('\\r\\n')
+    via = [l for l in lines if l.startswith('Via: SIP/2.0/UDP ')]
+    # ldirectord's request: OPTIONS for sip:LOGIN, Via naming the socket it came from.
+    ok = lines[0] == 'OPTIONS sip:' + sys.argv[1] + ' SIP/2.0' and via and via[0].split()[2].split(';')[0] == '%s:%d' % a
+    status = open(sys.argv[2]).read().strip() if ok else 'SIP/2.0 400 Bad Request'
+    s.sendto((status + '\\r\\nContent-Length: 0\\r\\n\\r\\n').encode(), a)
+"""
+
+RADIUS_RESPONDER = """
+import hashlib, socket, sys
+secret = sys.argv[1].encode()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', 1812))
+while True:
+    d, a = s.recvfrom(4096)
+    ident, auth, attrs, user, pw = d[1], d[4:20], d[20:], b'', b''
+    while len(attrs) >= 2:
+        t, l = attrs[0], attrs[1]
+        v = attrs[2:l]
+        if t == 1: user = v
+        if t == 2:   # RFC 2865 5.2: un-hide the password
+            prev = auth
+            for i in range(0, len(v), 16):
+                b = hashlib.md5(secret + prev).digest()
+                pw += bytes(x ^ y for x, y in zip(v[i:i + 16], b))
+                prev = v[i:i + 16]
+        attrs = attrs[l:]
+    pw = pw.rstrip(b'\\0')
+    open(sys.argv[2], 'a').write(user.decode() + ':' + pw.decode() + '\\n')
+    code = 2 if pw == b'sesame' else 3   # Accept, else Reject (ldirectord: either is up)
+    s.sendto(bytes([code, ident, 0, 20]) + hashlib.md5(bytes([code, ident, 0, 20]) + auth + secret).digest(), a)
+"""
+
+
+class LdirectordServiceChecks(CheckAssertions):
+    """ldirectord's ftp, sip and radius negotiate checks against a real FTP server (pyftpdlib) and
+    SIP / RADIUS responders that verify what the check sends."""
+
+    @unittest.skipUnless(subprocess.run(["/usr/bin/python3", "-c", "import pyftpdlib"], capture_output=True).returncode == 0,
+                         "pyftpdlib is not installed (apt install python3-pyftpdlib)")
+    def test_ftp_sip_and_radius(self):
+        with Lab("nat") as lab:
+            ftpdir = os.path.join(lab.tmp, "ftp")
+            os.makedirs(ftpdir)
+            health = os.path.join(ftpdir, "health.txt")
+            with open(health, "w") as f:
+                f.write("ftp is fine\n")
+            ftp = lab.spawn("rs1", "/usr/bin/python3", "-m", "pyftpdlib", "-p", "21", "-d", ftpdir,
+                            log=os.path.join(lab.tmp, "ftp.log"))
+            sip_status = os.path.join(lab.tmp, "sip-status")
+            with open(sip_status, "w") as f:
+                f.write("SIP/2.0 200 OK")
+            lab.spawn("rs2", "python3", "-c", SIP_RESPONDER, "pbx@lab", sip_status)
+            seen = os.path.join(lab.tmp, "radius-seen")
+            radius = lab.spawn("rs3", "python3", "-c", RADIUS_RESPONDER, "s3cret", seen)
+            lab.wait_port("rs1", 21)
+            time.sleep(0.5)
+            conf = f"""checktimeout=1
+negotiatetimeout=1
+checkinterval=1
+virtual={VIP}:21
+\treal={RS_ADDRS[0]}:21 masq 1
+\tservice=ftp
+\trequest="health.txt"
+\treceive="is fine"
+virtual={VIP}:5060
+\treal={RS_ADDRS[1]}:5060 masq 2
+\tservice=sip
+\tprotocol=udp
+\tlogin="pbx@lab"
+virtual={VIP}:1812
+\treal={RS_ADDRS[2]}:1812 masq 3
+\tservice=radius
+\tprotocol=udp
+\tlogin="probe"
+\tpasswd="sesame"
+\tsecret="s3cret"
+"""
+            lab.start_uvsd(config=conf, config_name="ldirectord.cf")
+            everything = {f"{RS_ADDRS[0]}:21": 1, f"{RS_ADDRS[1]}:5060": 2, f"{RS_ADDRS[2]}:1812": 3}
+            self.wait_for(lab, "ftp, sip and radius servers up", lambda v: v == everything, 6)
+            with open(seen) as f:
+                self.assertIn("probe:sesame\n", f.read())   # the password arrived hidden and intact
+
+            with open(health, "w") as f:                     # wrong content
+                f.write("ftp is broken\n")
+            self.wait_for(lab, "ftp out on wrong content", lambda v: f"{RS_ADDRS[0]}:21" not in v, 4)
+            with open(health, "w") as f:
+                f.write("ftp is fine again\n")
+            self.wait_for(lab, "ftp back", lambda v: f"{RS_ADDRS[0]}:21" in v, 4)
+            kill(ftp)                                        # RST
+            self.wait_for(lab, "ftp out when killed", lambda v: f"{RS_ADDRS[0]}:21" not in v, 4)
+
+            with open(sip_status, "w") as f:                 # a SIP error status
+                f.write("SIP/2.0 503 Service Unavailable")
+            self.wait_for(lab, "sip out on 503", lambda v: f"{RS_ADDRS[1]}:5060" not in v, 4)
+            with open(sip_status, "w") as f:
+                f.write("SIP/2.0 200 OK")
+            self.wait_for(lab, "sip back", lambda v: f"{RS_ADDRS[1]}:5060" in v, 4)
+
+            kill(radius)                                     # no answer (port unreachable)
+            self.wait_for(lab, "radius out", lambda v: f"{RS_ADDRS[2]}:1812" not in v, 4)
+            reasons = {s["address"]: s["last_failure"]["reason"] for svc in self.checks(lab)["services"]
+                       for s in svc["servers"] if s.get("last_failure")}
+            self.assertIn("ftp", reasons[f"{RS_ADDRS[0]}:21"])
+            self.assertIn("503", reasons[f"{RS_ADDRS[1]}:5060"])
+            self.assertIn("radius", reasons[f"{RS_ADDRS[2]}:1812"])
+
+
 class DebianLdirectord(CheckAssertions):
     """The unmodified ldirectord from Debian drives uvsd through uvsadm installed as ipvsadm
     (an overlay on /usr/sbin in ldirectord's private mount namespace, never the host's)."""

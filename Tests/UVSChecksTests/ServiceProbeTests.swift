@@ -1,0 +1,69 @@
+import Testing
+@testable import UVSChecks
+@testable import UVSConfig
+
+/// The wire details of ldirectord's ftp, sip and radius checks.
+struct ServiceProbeTests {
+    @Test func radiusPasswordHidingMatchesRFC2865Example() {
+        // RFC 2865 §7.1: User-Password "arctangent", secret "xyzzy5461".
+        let auth: [UInt8] = [0x0f, 0x40, 0x3f, 0x94, 0x73, 0x97, 0x80, 0x57, 0xbd, 0x83, 0xd5, 0xcb, 0x98, 0xf4, 0x22, 0x7a]
+        let hidden = RADIUSProbe.hide(Array("arctangent".utf8), secret: Array("xyzzy5461".utf8), authenticator: auth)
+        #expect(hidden == [0x0d, 0xbe, 0x70, 0x8d, 0x93, 0xd4, 0x13, 0xce, 0x31, 0x96, 0xe4, 0x3f, 0x78, 0x2a, 0x0a, 0xee])
+        let req = RADIUSProbe.request(id: 0, authenticator: auth, login: "nemo", password: "arctangent", secret: "xyzzy5461")
+        // Code 1, id 0, length 50, then User-Name, User-Password, NAS-IP-Address 127.0.0.1 (Authen::Radius's).
+        #expect(Array(req[0..<4]) == [1, 0, 0, 50])
+        #expect(Array(req[20..<26]) == [1, 6] + Array("nemo".utf8))
+        #expect(Array(req[26..<28]) == [2, 18] && Array(req[28..<44]) == hidden)
+        #expect(Array(req[44...]) == [4, 6, 127, 0, 0, 1])
+    }
+
+    @Test func ftpPassiveReply() {
+        #expect(FTPProbe.passive("227 Entering Passive Mode (10,10,2,11,195,80).").map { $0.0 == "10.10.2.11" && $0.1 == 50000 } == true)
+        #expect(FTPProbe.passive("227 Entering Passive Mode (10,10,2,11,195)") == nil)
+        #expect(FTPProbe.passive("227 =300,1,1,1,1,1") == nil)
+    }
+
+    @Test func sipRequestAndVerdict() {
+        let text = String(decoding: SIPProbe.request(login: "pbx@lab", from: ("10.0.0.1", 40000)), as: UTF8.self)
+        let lines = text.components(separatedBy: "\r\n")
+        #expect(lines[0] == "OPTIONS sip:pbx@lab SIP/2.0")
+        #expect(lines[1] == "Via: SIP/2.0/UDP 10.0.0.1:40000;branch=z9hG4bKhjhs8ass877")
+        #expect(lines.contains("CSeq: 63104 OPTIONS") && text.hasSuffix("Content-Length: 0\r\n\r\n"))
+        #expect(SIPProbe.judge(Array("SIP/2.0 200 OK\r\nVia: x\r\n\r\n".utf8)).passed)
+        #expect(!SIPProbe.judge(Array("SIP/2.0 404 Not Found\r\n".utf8)).passed)
+        #expect(!SIPProbe.judge([]).passed)
+    }
+
+    @Test func ldirectordServiceDefaults() throws {
+        let cfg = try LdirectordReader.read(path: "ld.cf", text: """
+            virtual=192.0.2.1:21
+            \treal=10.0.0.1:21 masq
+            \tservice=ftp
+            \trequest="x.txt"
+            virtual=192.0.2.1:2121
+            \treal=10.0.0.1:2121 masq
+            \tcheckport=21
+            virtual=192.0.2.1:5060
+            \treal=10.0.0.1:5060 masq
+            \tservice=sip
+            \tprotocol=udp
+            virtual=192.0.2.1:1812
+            \treal=10.0.0.1:1812 masq
+            \tservice=radius
+            \tprotocol=udp
+            \tsecret="k"
+            \tchecktimeout=2
+            \tnegotiatetimeout=7
+            """)
+        let host = LdirectordReader.hostname()
+        let ftp = try #require(cfg.services[0].realServers[0].checks.first)
+        #expect(ftp.kind == .ftp && ftp.setting("login") == ["anonymous"] && ftp.setting("passwd") == ["ldirectord@\(host)"])
+        #expect(ftp.setting("request") == ["/x.txt"])
+        // Port 2121 is no well-known service: no ftp check is derived from checkport alone.
+        #expect(cfg.services[1].realServers[0].checks.first?.kind != .ftp)
+        let sip = try #require(cfg.services[2].realServers[0].checks.first)
+        #expect(sip.kind == .sip && sip.setting("login") == ["ldirectord@\(host)"] && sip.setting("protocol") == ["udp"])
+        let radius = try #require(cfg.services[3].realServers[0].checks.first)
+        #expect(radius.kind == .radius && radius.setting("secret") == ["k"] && radius.timeout == 2)
+    }
+}
