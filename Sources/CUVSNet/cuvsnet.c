@@ -210,6 +210,15 @@ int uvs_pin_thread(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+int uvs_pin_thread_set(const int *cpus, int n) {
+    if (n <= 0) return 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < n; i++)
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 int uvs_allowed_cpus(int *cpus, int max) {
     cpu_set_t set;
     CPU_ZERO(&set);

@@ -51,8 +51,11 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     /// `threads`: the checks' event loops (off the workers' cores where the director pins them).
-    public init(_ config: DirectorConfig, bind: String? = nil, threads: Int = 2, log: Logger, apply: @escaping Apply) {
+    /// `threadSetup` runs first on each of them (the director keeps them off its workers' CPUs).
+    public init(_ config: DirectorConfig, bind: String? = nil, threads: Int = 2, threadSetup: (@Sendable () -> Void)? = nil,
+                log: Logger, apply: @escaping Apply) {
         group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        if let setup = threadSetup { for loop in group.makeIterator() { loop.execute(setup) } }
         executors = group.makeIterator().map { EventLoopTaskExecutor($0) }
         let now = ProgramProbe.now()
         let services = config.services.map { ServiceHealth($0, format: config.format, now: now) }

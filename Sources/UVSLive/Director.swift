@@ -202,7 +202,7 @@ public final class Director: @unchecked Sendable {
         do { syncChange = try prepareSync(from: [], to: config.syncDaemons) } catch { throw LiveError(error.description) }
 
         // Workers: an engine, rings and sockets each.
-        let cpus = Self.allowedCPUs()
+        let cpus = options.workerCPUs ?? Self.allowedCPUs()
         let groupBase = UInt16(truncatingIfNeeded: getpid() & 0x3FFF) << 1
         var geometry = PacketRing.Geometry()
         geometry.blockSize = options.ringBlockSize; geometry.blocks = options.ringBlocks; geometry.timeoutMs = options.ringTimeoutMs
@@ -267,6 +267,20 @@ public final class Director: @unchecked Sendable {
         var ru = rusage()
         getrusage(Int32(RUSAGE_SELF.rawValue), &ru)
         return Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6
+    }
+
+    /// The CPUs the workers of `options` run on.
+    public static func workerCPUs(_ options: DirectorOptions) -> [Int] {
+        let cpus = options.workerCPUs ?? allowedCPUs()
+        return cpus.isEmpty ? [] : Array(Set((0..<options.workers).map { cpus[$0 % cpus.count] })).sorted()
+    }
+
+    /// Lets the calling thread run only on the allowed CPUs no worker is pinned to (all of
+    /// them when the workers take every one): the checks' threads, off the packet path.
+    public static func keepOffWorkers(_ options: DirectorOptions) {
+        let busy = Set(workerCPUs(options))
+        let free = allowedCPUs().filter { !busy.contains($0) }
+        if !free.isEmpty { _ = free.map(Int32.init).withUnsafeBufferPointer { uvs_pin_thread_set($0.baseAddress, Int32($0.count)) } }
     }
 
     static func allowedCPUs() -> [Int] {

@@ -5,6 +5,8 @@ public struct DirectorOptions: Sendable {
     public var interface: String
     public var serverInterface: String?
     public var workers = 1
+    /// CPUs the workers are pinned to, in turn (nil: the process's allowed CPUs).
+    public var workerCPUs: [Int]?
     public var marksPath: String?
     public var controlPath = "/run/uvsd.sock"
     /// Receive ring per worker and link: block size, block count, block timeout.

@@ -19,7 +19,7 @@ enum ConfiguredDirector {
         let cfg = try ConfigLoader.load(path: path, format: format)
         if let e = HealthMonitor.unsupported(cfg) { throw e }
         let target = Target()
-        let monitor = HealthMonitor(cfg, bind: checkSource, log: log) { cmds in
+        let monitor = HealthMonitor(cfg, bind: checkSource, threadSetup: { Director.keepOffWorkers(options) }, log: log) { cmds in
             guard let d = target.director.withLock({ $0 }) else { return "the director is not running" }
             return d.applyCommands(cmds, source: "health check")
         }

@@ -28,6 +28,8 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Client-side interface (the VIPs' link).") var interface: String
     @Option(name: .customLong("server-interface"), help: "Real-server-side interface (two-armed).") var serverInterface: String?
     @Option(name: .long, help: "Worker threads (one RX ring each per link, PACKET_FANOUT).") var workers = 1
+    @Option(name: .long, help: "CPUs the workers are pinned to, in turn, e.g. 2,3 (default: the allowed CPUs); the checks run on the others.")
+    var cpus: String?
     @Option(name: .long, help: "iptables mangle MARK rules for -f services.") var marks: String?
     @Option(name: .long, help: "Control socket path.") var control = "/run/uvsd.sock"
     @Option(name: .customLong("ring-block-size"), help: "RX ring block size in bytes.") var ringBlockSize: UInt32 = 1 << 20
@@ -56,6 +58,11 @@ struct RunCommand: ParsableCommand {
         var o = DirectorOptions(rulesPath: rules ?? config!, interface: interface)
         o.serverInterface = serverInterface
         o.workers = workers
+        if let c = cpus {
+            let list = c.split(separator: ",").map { Int($0) }
+            guard !list.isEmpty, list.allSatisfy({ $0 != nil && $0! >= 0 }) else { throw ValidationError("--cpus: '\(c)' is not a list of CPU numbers") }
+            o.workerCPUs = list.map { $0! }
+        }
         o.marksPath = marks
         o.controlPath = control
         o.ringBlockSize = ringBlockSize

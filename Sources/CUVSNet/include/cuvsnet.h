@@ -90,6 +90,8 @@ void uvs_eventfd_signal(int fd);
 void uvs_eventfd_drain(int fd);
 /* Pins the calling thread to cpu (ignored when cpu < 0). */
 int uvs_pin_thread(int cpu);
+/* Lets the calling thread run on any of cpus[0..n) (ignored when n <= 0). */
+int uvs_pin_thread_set(const int *cpus, int n);
 /* CPUs the process may run on, in order, into cpus; returns how many. */
 int uvs_allowed_cpus(int *cpus, int max);
 uint64_t uvs_monotonic_ns(void);
