@@ -10,6 +10,7 @@ enum LineProbes {
     static func run(_ spec: CheckSpec, format: ConfigFormat, _ t: ProbeTarget, _ group: EventLoopGroup) async throws -> ProbeVerdict {
         let budget: TCPExchange.Budget = format == .keepalived || format == .lvs ? .perRead(spec.timeout) : .total(spec.timeout)
         return try await TCPExchange.converse(group: group, host: t.ip, port: t.port, bind: t.bind,
+                                              tls: spec.setting("tls") != nil,
                                               connectTimeout: spec.timeout, budget: budget) { c in
             try await converse(spec, format: format, &c)
         }

@@ -13,14 +13,15 @@ public enum LdirectordReader {
     static let probedServices: [String: CheckSpec.Kind] = [
         "http": .http, "https": .https, "smtp": .smtp, "submission": .smtp, "dns": .dns,
         "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap, "ftp": .ftp, "sip": .sip, "radius": .radius,
+        "pops": .pop, "imaps": .imap,
     ]
     static let knownServices: Set<String> = [
-        "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "nntp", "mysql", "none", "oracle",
+        "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "ldaps", "nntp", "mysql", "none", "oracle",
         "pop", "pops", "radius", "pgsql", "sip", "smtp", "submission", "simpletcp",
     ]
     static let servicePorts: [String: UInt16] = [
         "ftp": 21, "smtp": 25, "dns": 53, "http": 80, "pop": 110, "nntp": 119, "imap": 143, "ldap": 389,
-        "https": 443, "submission": 587, "imaps": 993, "pops": 995, "oracle": 1521, "radius": 1812,
+        "https": 443, "submission": 587, "ldaps": 636, "imaps": 993, "pops": 995, "oracle": 1521, "radius": 1812,
         "http_proxy": 3128, "mysql": 3306, "sip": 5060, "pgsql": 5432,
     ]
 
@@ -260,7 +261,7 @@ public enum LdirectordReader {
         case "service":
             let s = String(v.prefix(while: { $0.isLetter || $0.isNumber || $0 == "_" }))
             guard knownServices.contains(s) else {
-                throw fail("service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, nntp, mysql, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission")
+                throw fail("service must be dns, ftp, http, https, http_proxy, imap, imaps, ldap, ldaps, nntp, mysql, none, oracle, pop, pops, radius, pgsql, simpletcp, sip, smtp or submission")
             }
             vs.service = s
             vs.serviceLine = line
@@ -390,6 +391,8 @@ public enum LdirectordReader {
                         if kind == .dns { spec.settings.append(("protocol", [v.proto])) }
                     case .pop, .imap, .smtp:
                         if !v.login.isEmpty { spec.settings = [("login", [v.login]), ("passwd", [v.passwd])] }
+                        // pops / imaps: the same conversation inside TLS (Mail::POP3Client USESSL, IMAPClient Ssl).
+                        if serviceName == "pops" || serviceName == "imaps" { spec.settings.append(("tls", ["yes"])) }
                     case .ping: spec.settings = [("count", [String(checkCount)])]
                     case .ftp:
                         // service=ftp (not a port-derived one) fills an empty login and passwd.

@@ -1,6 +1,7 @@
 """Health checks live: uvsd run --config with each format's file, real servers that really fail
 and recover (process killed, link down, wrong content, scripts' exit codes), asserting the
 listing, the weights, the check-state listing and where new connections go."""
+import hashlib
 import json
 import os
 import signal
@@ -32,6 +33,52 @@ def restart_http(lab, rs):
     lab.spawn(rs, "python3", "-m", "http.server", "80", "--bind", "0.0.0.0", "--directory", d,
               log=os.path.join(lab.tmp, f"{rs}-http2.log"))
     lab.wait_port(rs, 80)
+
+
+def self_signed(lab, name):
+    """A throwaway certificate and key (openssl) in the lab's directory: (cert, key)."""
+    cert, key = os.path.join(lab.tmp, f"{name}.crt"), os.path.join(lab.tmp, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+HTTPS_SERVER = """
+import http.server, ssl, sys, os
+os.chdir(sys.argv[1])
+httpd = http.server.HTTPServer(('0.0.0.0', 443), http.server.SimpleHTTPRequestHandler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+httpd.serve_forever()
+"""
+
+POP3S_SERVER = """
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', 995))
+s.listen(16)
+def serve(c):
+    try:
+        c = ctx.wrap_socket(c, server_side=True)
+        f = c.makefile('rwb')
+        f.write(b'+OK POP3 ready\\r\\n'); f.flush()
+        for line in f:
+            cmd = line.strip().split(b' ')
+            if cmd[0] == b'USER': f.write(b'+OK\\r\\n')
+            elif cmd[0] == b'PASS': f.write(b'+OK\\r\\n' if cmd[1:] == [b'letmein'] else b'-ERR denied\\r\\n')
+            elif cmd[0] == b'QUIT': f.write(b'+OK bye\\r\\n'); f.flush(); break
+            f.flush()
+        c.close()
+    except Exception:
+        pass
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
 
 
 class CheckAssertions(LiveTestCase):
@@ -237,6 +284,50 @@ virtual={VIP}:80
             self.wait_for(lab, "rs1 back, fallback out", lambda v: v == {f"{RS_ADDRS[0]}:80": 1}, 5)
 
 
+    def test_keepalived_ssl_get_digest_and_status(self):
+        """SSL_GET against python's ssl-wrapped http.server: the MD5 digest of the body as genhash
+        computes it; a changed body or a wrong status takes the server out."""
+        with Lab("nat") as lab:
+            cert, key = self_signed(lab, "rs1")
+            site = os.path.join(lab.tmp, "site")
+            os.makedirs(site)
+            page = os.path.join(site, "health.html")
+            body = b"healthy\n"
+            with open(page, "wb") as f:
+                f.write(body)
+            lab.spawn("rs1", "python3", "-c", HTTPS_SERVER, site, cert, key, log=os.path.join(lab.tmp, "https.log"))
+            lab.wait_port("rs1", 443)
+            conf = f"""
+                virtual_server {VIP} 443 {{
+                    delay_loop 1
+                    lvs_method NAT
+                    protocol TCP
+                    real_server {RS_ADDRS[0]} 443 {{
+                        SSL_GET {{
+                            url {{
+                                path /health.html
+                                digest {hashlib.md5(body).hexdigest()}
+                            }}
+                            connect_timeout 1
+                            retry 0
+                        }}
+                    }}
+                }}
+                """
+            lab.start_uvsd(config=conf, config_name="keepalived.conf")
+            self.wait_for(lab, "SSL_GET up", lambda v: v == {f"{RS_ADDRS[0]}:443": 1}, 4)
+            with open(page, "wb") as f:
+                f.write(b"changed\n")
+            self.wait_for(lab, "SSL_GET out on a changed digest", lambda v: v == {}, 4)
+            reason = self.checks(lab)["services"][0]["servers"][0]["last_failure"]["reason"]
+            self.assertIn("digest " + hashlib.md5(b"changed\n").hexdigest(), reason)
+            with open(page, "wb") as f:
+                f.write(body)
+            self.wait_for(lab, "SSL_GET back", lambda v: v == {f"{RS_ADDRS[0]}:443": 1}, 4)
+            os.remove(page)                           # 404
+            self.wait_for(lab, "SSL_GET out on 404", lambda v: v == {}, 4)
+            self.assertIn("status 404", self.checks(lab)["services"][0]["servers"][0]["last_failure"]["reason"])
+
 class DatagramChecks(CheckAssertions):
     def test_keepalived_dns_udp_and_ping_checks(self):
         with Lab("nat") as lab:
@@ -321,12 +412,12 @@ while True:
 
 
 class LdirectordServiceChecks(CheckAssertions):
-    """ldirectord's ftp, sip and radius negotiate checks against a real FTP server (pyftpdlib) and
-    SIP / RADIUS responders that verify what the check sends."""
+    """ldirectord's ftp, sip, radius and pops negotiate checks against a real FTP server (pyftpdlib)
+    and SIP / RADIUS / POP3-over-TLS responders that verify what the check sends."""
 
     @unittest.skipUnless(subprocess.run(["/usr/bin/python3", "-c", "import pyftpdlib"], capture_output=True).returncode == 0,
                          "pyftpdlib is not installed (apt install python3-pyftpdlib)")
-    def test_ftp_sip_and_radius(self):
+    def test_ftp_sip_radius_and_pops(self):
         with Lab("nat") as lab:
             ftpdir = os.path.join(lab.tmp, "ftp")
             os.makedirs(ftpdir)
@@ -341,6 +432,9 @@ class LdirectordServiceChecks(CheckAssertions):
             lab.spawn("rs2", "python3", "-c", SIP_RESPONDER, "pbx@lab", sip_status)
             seen = os.path.join(lab.tmp, "radius-seen")
             radius = lab.spawn("rs3", "python3", "-c", RADIUS_RESPONDER, "s3cret", seen)
+            cert, key = self_signed(lab, "rs3")
+            lab.spawn("rs3", "python3", "-c", POP3S_SERVER, cert, key)
+            lab.wait_port("rs3", 995)
             lab.wait_port("rs1", 21)
             time.sleep(0.5)
             conf = f"""checktimeout=1
@@ -363,10 +457,16 @@ virtual={VIP}:1812
 \tlogin="probe"
 \tpasswd="sesame"
 \tsecret="s3cret"
+virtual={VIP}:995
+\treal={RS_ADDRS[2]}:995 masq 4
+\tservice=pops
+\tlogin="probe"
+\tpasswd="letmein"
 """
             lab.start_uvsd(config=conf, config_name="ldirectord.cf")
-            everything = {f"{RS_ADDRS[0]}:21": 1, f"{RS_ADDRS[1]}:5060": 2, f"{RS_ADDRS[2]}:1812": 3}
-            self.wait_for(lab, "ftp, sip and radius servers up", lambda v: v == everything, 6)
+            everything = {f"{RS_ADDRS[0]}:21": 1, f"{RS_ADDRS[1]}:5060": 2, f"{RS_ADDRS[2]}:1812": 3,
+                          f"{RS_ADDRS[2]}:995": 4}
+            self.wait_for(lab, "ftp, sip, radius and pops servers up", lambda v: v == everything, 6)
             with open(seen) as f:
                 self.assertIn("probe:sesame\n", f.read())   # the password arrived hidden and intact
 
