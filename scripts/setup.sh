@@ -4,8 +4,8 @@
 set -euo pipefail
 need=()
 # ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth;
-# dnsmasq and pyftpdlib: real DNS and FTP servers for the checks lab.
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib openssl; do
+# dnsmasq, pyftpdlib and tinyproxy: real DNS, FTP and proxy servers for the checks lab.
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib openssl tinyproxy-bin; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -93,8 +93,15 @@ enum HTTPProbe {
             if let slash = rest.firstIndex(of: UInt8(ascii: "/")) { path = String(decoding: rest[slash...], as: UTF8.self) }
         }
         let method = spec.setting("httpmethod")?.first ?? "GET"
-        let host = spec.setting("virtualhost")?.first ?? (t.ip.contains(":") ? "[\(t.ip)]" : t.ip)
-        let req = "\(method) \(path) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: ldirectord (uvs)\r\nConnection: close\r\n\r\n"
+        var host = spec.setting("virtualhost")?.first ?? (t.ip.contains(":") ? "[\(t.ip)]" : t.ip)
+        var target = path
+        if spec.setting("proxy") != nil {
+            // http_proxy (LWP through a proxy): the absolute URI on the request line, Host its authority.
+            target = url
+            let rest = url.split(separator: "/", omittingEmptySubsequences: false)
+            if rest.count > 2 { host = String(rest[2]) }
+        }
+        let req = "\(method) \(target) HTTP/1.0\r\nHost: \(host)\r\nUser-Agent: ldirectord (uvs)\r\nConnection: close\r\n\r\n"
         let raw = try await TCPExchange.converse(group: group, host: t.ip, port: t.port, bind: t.bind, tls: spec.kind == .https,
                                                  serverName: spec.setting("virtualhost")?.first, connectTimeout: spec.timeout,
                                                  budget: .total(spec.timeout)) { try await $0.exchange(Array(req.utf8)) }

@@ -13,7 +13,7 @@ public enum LdirectordReader {
     static let probedServices: [String: CheckSpec.Kind] = [
         "http": .http, "https": .https, "smtp": .smtp, "submission": .smtp, "dns": .dns,
         "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap, "ftp": .ftp, "sip": .sip, "radius": .radius,
-        "pops": .pop, "imaps": .imap,
+        "pops": .pop, "imaps": .imap, "http_proxy": .http,
     ]
     static let knownServices: Set<String> = [
         "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "ldaps", "nntp", "mysql", "none", "oracle",
@@ -382,8 +382,11 @@ public enum LdirectordReader {
                     case .http, .https:
                         let scheme = kind == .http ? "http" : "https"
                         let uri = request.drop(while: { $0 == "/" })
-                        let url = request.contains("\(scheme)://") ? String(uri) : "\(scheme)://\(endpoint(r.ip, cport, v6: v.v6))/\(uri)"
+                        // http_proxy: request is the absolute URI fetched through the real server.
+                        let proxy = serviceName == "http_proxy"
+                        let url = proxy || request.contains("\(scheme)://") ? String(uri) : "\(scheme)://\(endpoint(r.ip, cport, v6: v.v6))/\(uri)"
                         spec.settings = [("url", [url]), ("httpmethod", [v.httpmethod])]
+                        if proxy { spec.settings.append(("proxy", ["yes"])) }
                         if !receive.isEmpty { spec.settings.append(("receive", [receive])) }
                         if let h = v.virtualhost { spec.settings.append(("virtualhost", [h])) }
                     case .dns, .simpleTCP:

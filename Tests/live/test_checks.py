@@ -4,6 +4,7 @@ listing, the weights, the check-state listing and where new connections go."""
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -493,6 +494,39 @@ virtual={VIP}:995
             self.assertIn("ftp", reasons[f"{RS_ADDRS[0]}:21"])
             self.assertIn("503", reasons[f"{RS_ADDRS[1]}:5060"])
             self.assertIn("radius", reasons[f"{RS_ADDRS[2]}:1812"])
+
+
+class LdirectordProxyCheck(CheckAssertions):
+    @unittest.skipUnless(shutil.which("tinyproxy"), "tinyproxy is not installed (apt install tinyproxy-bin)")
+    def test_http_proxy_through_tinyproxy(self):
+        """service=http_proxy: the absolute URI fetched through the real server, a real proxy
+        (tinyproxy), whose origin then fails and recovers."""
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1 << 10)
+            conf = os.path.join(lab.tmp, "tinyproxy.conf")
+            with open(conf, "w") as f:
+                f.write("User nobody\nGroup nogroup\nPort 3128\nListen 0.0.0.0\nTimeout 2\nLogLevel Info\n")
+            proxy = lab.spawn("rs1", "tinyproxy", "-d", "-c", conf, log=os.path.join(lab.tmp, "tinyproxy.log"))
+            lab.wait_port("rs1", 3128)
+            cf = f"""checktimeout=2
+negotiatetimeout=2
+checkinterval=1
+virtual={VIP}:3128
+\treal={RS_ADDRS[0]}:3128 masq 1
+\tservice=http_proxy
+\trequest="http://{RS_ADDRS[1]}:80/name"
+\treceive="^rs2"
+"""
+            lab.start_uvsd(config=cf, config_name="ldirectord.cf")
+            up = {f"{RS_ADDRS[0]}:3128": 1}
+            self.wait_for(lab, "proxy up (origin answers through it)", lambda v: v == up, 6)
+            kill(http_server(lab, "rs2"))             # the proxy now answers with an error status
+            self.wait_for(lab, "proxy out when its origin fails", lambda v: v == {}, 6)
+            self.assertIn("status", self.checks(lab)["services"][0]["servers"][0]["last_failure"]["reason"])
+            restart_http(lab, "rs2")
+            self.wait_for(lab, "proxy back", lambda v: v == up, 6)
+            kill(proxy)
+            self.wait_for(lab, "proxy out when killed", lambda v: v == {}, 6)
 
 
 class DebianLdirectord(CheckAssertions):
