@@ -12,7 +12,9 @@ import UVSConfig
 // an HTTP responder in another process (`serve`). Reports how late probes start (p50/p99),
 // checks per second and the monitor's CPU per 1,000 checks/s.
 //   HealthScale serve PORT
-//   HealthScale run SERVERS SECONDS PORT [THREADS]
+//   HealthScale run SERVERS SECONDS PORT [THREADS [FAILING]]
+// FAILING more servers are blackholed (their connects time out after 3 s): the healthy servers'
+// lateness is reported apart.
 
 /// Answers every request with a fixed 200 and closes.
 final class Responder: ChannelInboundHandler, Sendable {
@@ -35,6 +37,16 @@ func serve(port: Int) throws {
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelInitializer { $0.pipeline.addHandler(Responder()) }
         .bind(host: "0.0.0.0", port: port).wait()
+    // PORT+1 listens and never accepts: once its queue is full, SYNs are dropped and the
+    // failing servers' checks wait out their connect_timeout (a blackholed server).
+    let hang = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var one: Int32 = 1
+    setsockopt(hang, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var a = sockaddr_in()
+    a.sin_family = sa_family_t(AF_INET)
+    a.sin_port = in_port_t(UInt16(port + 1).bigEndian)
+    _ = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(hang, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    listen(hang, 1)
     try ch.closeFuture.wait()
 }
 
@@ -44,15 +56,19 @@ func cpuSeconds() -> Double {
     return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
 }
 
-func run(servers: Int, seconds: Double, port: Int, threads: Int) throws {
+func run(servers: Int, seconds: Double, port: Int, threads: Int, failing: Int) throws {
     var text = "virtual_server 192.0.2.1 \(port) {\n  protocol TCP\n  delay_loop 1\n"
     for i in 0..<servers {
         // 127.0.0.0/8 is all local: one responder on 0.0.0.0 stands for N servers.
         text += "  real_server 127.\(1 + i / 62500).\(i / 250 % 250).\(i % 250 + 1) \(port) { HTTP_GET { url { path /\n status_code 200 }\n connect_timeout 3 } }\n"
     }
+    for i in 0..<failing {
+        text += "  real_server 127.200.\(i / 250 % 250).\(i % 250 + 1) \(port + 1) { HTTP_GET { url { path /\n status_code 200 }\n connect_timeout 3 } }\n"
+    }
     text += "}\n"
     let cfg = try KeepalivedReader.read(path: "scale.conf", text: text)
     let lateness = Mutex<[Double]>([])
+    let healthyLateness = Mutex<[Double]>([])
     let failures = Mutex([String: Int]())
     var log = Logger(label: "scale")
     log.logLevel = .warning
@@ -61,6 +77,7 @@ func run(servers: Int, seconds: Double, port: Int, threads: Int) throws {
     monitor.probeObserver = { scheduled, started, verdict in
         guard started > warm else { return }
         lateness.withLock { $0.append(max(0, started - scheduled)) }
+        if verdict.passed { healthyLateness.withLock { $0.append(max(0, started - scheduled)) } }
         if case .fail(let why) = verdict { failures.withLock { $0[why, default: 0] += 1 } }
     }
     monitor.start()
@@ -79,10 +96,16 @@ func run(servers: Int, seconds: Double, port: Int, threads: Int) throws {
           + "lateness p50=\(ms(0.5)) ms p99=\(ms(0.99)) ms max=\(ms(1)) ms "
           + "cpu=\(Int(cpu * 100))% of a core, \(Int(cpu / (rate / 1000) * 1000)) ms CPU per s per 1,000 checks/s")
     for (why, n) in failed.sorted(by: { $0.value > $1.value }).prefix(3) { print("  \(n) failed: \(why)") }
+    if failing > 0 {
+        let h = healthyLateness.withLock { $0 }.sorted()
+        func hms(_ q: Double) -> String { h.isEmpty ? "-" : String(Int((h[min(h.count - 1, Int(q * Double(h.count)))] * 1000).rounded())) }
+        print("  healthy servers' probes: \(h.count), lateness p50=\(hms(0.5)) ms p99=\(hms(0.99)) ms max=\(hms(1)) ms")
+    }
 }
 
 let a = CommandLine.arguments
 if a.count == 3, a[1] == "serve" { try serve(port: Int(a[2])!) }
 else if a.count >= 5, a[1] == "run" {
-    try run(servers: Int(a[2])!, seconds: Double(a[3])!, port: Int(a[4])!, threads: a.count > 5 ? Int(a[5])! : 2)
-} else { print("usage: HealthScale serve PORT | run SERVERS SECONDS PORT [THREADS]"); exit(2) }
+    try run(servers: Int(a[2])!, seconds: Double(a[3])!, port: Int(a[4])!, threads: a.count > 5 ? Int(a[5])! : 2,
+            failing: a.count > 6 ? Int(a[6])! : 0)
+} else { print("usage: HealthScale serve PORT | run SERVERS SECONDS PORT [THREADS [FAILING]]"); exit(2) }

@@ -1,11 +1,12 @@
 #!/bin/bash
 # The checks at scale (issue 11 item 6): 10,000 real servers, HTTP_GET every second, in a
 # private network namespace (loopback only). Prints lateness p50/p99 and CPU per 1,000 checks/s.
-#   Benchmarks/health/run.sh [SERVERS] [SECONDS]
+#   Benchmarks/health/run.sh [SERVERS] [SECONDS] [FAILING]   (FAILING more servers blackholed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 servers=${1:-10000}
 seconds=${2:-30}
+failing=${3:-0}
 swift build -c release --product HealthScale >/dev/null
 bin=.build/release/HealthScale
 exec unshare --net bash -c "
@@ -15,5 +16,5 @@ exec unshare --net bash -c "
   $bin serve 8080 & srv=\$!
   trap 'kill \$srv' EXIT
   sleep 0.5
-  $bin run $servers $seconds 8080
+  $bin run $servers $seconds 8080 2 $failing
 "
