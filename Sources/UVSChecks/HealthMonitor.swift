@@ -154,26 +154,56 @@ public final class HealthMonitor: @unchecked Sendable {
                     log.info("[\(srv.alive ? "up" : "down")] \(srv.config.endpoint) of \(s.services[i].config.selectorWords.joined(separator: " "))\(srv.alive ? "" : ": " + reason)")
                     if let n = srv.alive ? srv.config.notifyUp : srv.config.notifyDown { scripts.append(n) }
                 }
-                let cmds: [[String]]
-                if let q = s.services[i].updateQuorum() {
-                    log.info("\(s.services[i].config.selectorWords.joined(separator: " ")): quorum \(q ? "gained" : "lost")")
-                    if let c = q ? s.services[i].config.quorumUp : s.services[i].config.quorumDown { scripts.append(c) }
-                    let want = s.services[i].desired()
-                    cmds = s.services[i].commands(from: s.applied[i], to: want)
-                    s.applied[i] = want
-                } else {
-                    // Only this server's place changes.
-                    let ep = srv.config.endpoint
-                    let want = s.services[i].desired(server: j)
-                    cmds = s.services[i].commands(from: s.applied[i][ep].map { [ep: $0] } ?? [:], to: want.map { [ep: $0] } ?? [:])
-                    s.applied[i][ep] = want
-                }
-                // Applied under the monitor's lock, so two checkers' changes reach the table in order.
-                if !cmds.isEmpty, let e = apply(cmds) { log.error("health: \(e)") }
+                scripts += applyPlace(&s, service: i, server: j)
                 return true
             }
             if !ok { return }
             for argv in scripts { Task.detached { _ = await ProgramProbe.run(argv, timeout: 60) } }
+            if let argv = loadCommand(service: i, server: j, generation: generation) {
+                await measureLoad(argv, timeout: spec.timeout, service: i, server: j, generation: generation)
+            }
+        }
+    }
+
+    /// Brings server `j`'s place in the table (or, when the quorum moved, the whole service)
+    /// to what its health wants; applied under the monitor's lock, so two checkers' changes
+    /// reach the table in order. Returns the quorum scripts to run.
+    func applyPlace(_ s: inout State, service i: Int, server j: Int) -> [[String]] {
+        var scripts: [[String]] = []
+        let cmds: [[String]]
+        if let q = s.services[i].updateQuorum() {
+            log.info("\(s.services[i].config.selectorWords.joined(separator: " ")): quorum \(q ? "gained" : "lost")")
+            if let c = q ? s.services[i].config.quorumUp : s.services[i].config.quorumDown { scripts.append(c) }
+            let want = s.services[i].desired()
+            cmds = s.services[i].commands(from: s.applied[i], to: want)
+            s.applied[i] = want
+        } else {
+            // Only this server's place changes.
+            let ep = s.services[i].servers[j].config.endpoint
+            let want = s.services[i].desired(server: j)
+            cmds = s.services[i].commands(from: s.applied[i][ep].map { [ep: $0] } ?? [:], to: want.map { [ep: $0] } ?? [:])
+            s.applied[i][ep] = want
+        }
+        if !cmds.isEmpty, let e = apply(cmds) { log.error("health: \(e)") }
+        return scripts
+    }
+
+    /// nanny load_monitor: the load command when this round asks for the server's load.
+    func loadCommand(service i: Int, server j: Int, generation: Int) -> [String]? {
+        state.withLockedValue { s in
+            guard s.generation == generation, s.services[i].servers[j].loadDue else { return nil }
+            return s.services[i].servers[j].config.loadMonitor
+        }
+    }
+
+    /// Runs the load command (killed at the check's timeout) and applies the weight it gives.
+    func measureLoad(_ argv: [String], timeout: Double, service i: Int, server j: Int, generation: Int) async {
+        let o = await ProgramProbe.run(argv, timeout: timeout)
+        let load = o.status == 0 && !o.timedOut ? ServerHealth.load(from: String(decoding: o.output, as: UTF8.self)) : nil
+        if load == nil { log.info("load_monitor \(argv.joined(separator: " ")): no load figure") }
+        state.withLockedValue { s in
+            guard s.generation == generation, s.services[i].applyLoad(server: j, load: load) else { return }
+            _ = applyPlace(&s, service: i, server: j)
         }
     }
 

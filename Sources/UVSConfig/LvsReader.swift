@@ -38,7 +38,7 @@ public enum LvsReader {
                                     ["--start-daemon", "master", "--mcast-interface", g.syncIface, "--syncid", String(g.syncID & 0xff)]))
         }
         for (opener, body) in g.virtuals {
-            if let s = try virtual(opener, body, method: g.method, file: path) { cfg.services.append(s) }
+            if let s = try virtual(opener, body, method: g.method, rsh: g.rshCommand, file: path) { cfg.services.append(s) }
         }
         return cfg
     }
@@ -185,6 +185,7 @@ public enum LvsReader {
         var method = "-m"
         var tcpTimeout: UInt32 = 0, tcpfinTimeout: UInt32 = 0, udpTimeout: UInt32 = 0
         var syncdaemon = false, syncIface = "eth0", syncID = 0, syncSource: ConfigSource?
+        var rshCommand = "rsh"
         var virtuals: [(Line, [Line])] = []
         /// Pulse's settings, as statements for failover to act on.
         var failover: [ConfigStatement] = []
@@ -219,6 +220,7 @@ public enum LvsReader {
                 keep([syncdaemon ? "1" : "0"])
             case "syncd_iface": syncIface = try value(l, file: file)[0]; keep([syncIface])
             case "syncd_id": syncID = try integer(l, file: file); keep([String(syncID)])
+            case "rsh_command": rshCommand = try value(l, file: file)[0]; keep([rshCommand])
             case "tcp_timeout", "tcpfin_timeout", "udp_timeout":
                 let v = try integer(l, file: file)
                 guard v >= 0, v <= Int(Int32.max) else { throw FileError(file: file, line: l.number, message: "\(key): bad value") }
@@ -251,7 +253,7 @@ public enum LvsReader {
     static let ignoredVirtualKeys: Set<String> = ["client_monitor", "start_cmd", "stop_cmd", "master", "vip_nmask"]
 
     /// One active virtual (nil when `active` is not 1: lvsd never starts it).
-    static func virtual(_ opener: Line, _ body: [Line], method: String, file: String) throws(FileError) -> ConfiguredService? {
+    static func virtual(_ opener: Line, _ body: [Line], method: String, rsh: String = "rsh", file: String) throws(FileError) -> ConfiguredService? {
         var active = false
         var vip: String?, fwmark = 0, udp = false, vport: UInt16 = 80
         var sched = "wlc", persistent = 0, pmask: String?
@@ -354,7 +356,14 @@ public enum LvsReader {
             rs.weight = Int64(max(1, weight))   // weight 0 enters as 1 and never grows
             rs.inhibitOnFailure = quiesce
             rs.reentry = Double(reentry == 0 ? 180 : reentry)
-            rs.loadMonitor = loadMonitor.map { [$0] }
+            // nanny's load command: rup/ruptime RIP, or RSH RIP uptime (uptime: rsh_command).
+            rs.loadMonitor = loadMonitor.map { m in
+                switch m {
+                case "rup", "ruptime": return [m, address]
+                case "uptime": return [rsh, address, "uptime"]
+                default: return [m, address, "uptime"]   // ssh, rsh
+                }
+            }
             rs.checks = [CheckSpec(kind: sendProgram != nil ? .sendProgram : .sendExpect,
                                    source: ConfigSource(file: file, line: opener.number),
                                    interval: period, timeout: period, retry: 0, delayBeforeRetry: period,

@@ -13,6 +13,9 @@ public struct ServerHealth: Sendable {
     public private(set) var lastFailure: (at: Double, reason: String)?
     /// When each checker probes next (set by the runner).
     public var nextProbe: [Double]
+    /// nanny load_monitor: the slow start is done and this round asks the server's load
+    /// (the runner runs the load command, then `applyLoad` or `loadUnknown`).
+    public private(set) var loadDue = false
 
     public init(_ config: ConfiguredRealServer, format: ConfigFormat, now: Double) {
         self.config = config
@@ -48,7 +51,10 @@ public struct ServerHealth: Sendable {
             } else if isNow, passed, case let .nanny(_, interval) = checkers[i].policy {
                 // Doubling towards W every ~20 s: at every ⌊20/I⌋-th pass, or every pass when I > 20.
                 let every = interval > 20 ? 1 : max(1, Int(20 / interval))
-                if checkers[i].count % every == 0, weight < config.weight { weight = min(config.weight, 2 * weight) }
+                if checkers[i].count % every == 0 {
+                    if weight < config.weight { weight = min(config.weight, 2 * weight) }
+                    else if config.loadMonitor != nil { loadDue = true }
+                }
             }
         default:
             if let w = dynamicWeight { weight = w }
@@ -60,6 +66,7 @@ public struct ServerHealth: Sendable {
     /// nanny load_monitor: the weight from the server's load average (only raises it above W;
     /// applied when the change is at least W/4).
     public mutating func applyLoad(_ load: Double) {
+        loadDue = false
         let w = Double(config.weight), cur = Double(weight)
         guard load >= 0, load != 1 else { return }
         var next: Double
@@ -67,6 +74,17 @@ public struct ServerHealth: Sendable {
         else { next = max(cur - (w / 2) * cbrt(load - 1), w) }
         next = next.rounded(.down)
         if abs(next - cur) >= w / 4 { weight = Int64(next) }
+    }
+
+    /// The load command failed or printed no load: the weight stays.
+    public mutating func loadUnknown() { loadDue = false }
+
+    /// nanny's reading of the load command's output: the number after the first ':' that
+    /// follows the first "load" (uptime's and rup's "load average: 0.52, …"); nil if none.
+    public static func load(from output: String) -> Double? {
+        guard let l = output.firstRange(of: "load"), let colon = output[l.upperBound...].firstIndex(of: ":") else { return nil }
+        let rest = output[output.index(after: colon)...].drop(while: { $0 == " " })
+        return Double(String(rest.prefix(while: { $0.isNumber || $0 == "." })))
     }
 
     /// A reload that keeps this server: its state carries over to the new configuration.

@@ -42,6 +42,14 @@ public struct ServiceHealth: Sendable {
         return (changed, before != after)
     }
 
+    /// nanny load_monitor: server `j`'s load average (nil: unknown); returns whether its weight changed.
+    public mutating func applyLoad(server j: Int, load: Double?) -> Bool {
+        let before = servers[j].weight
+        if let l = load { servers[j].applyLoad(l) } else { servers[j].loadUnknown() }
+        if servers[j].alive { aliveWeight += servers[j].weight - before }
+        return servers[j].weight != before
+    }
+
     /// A reload carries server `j`'s state over.
     public mutating func replace(server j: Int, with h: ServerHealth) {
         servers[j] = h

@@ -96,6 +96,53 @@ struct HealthStateTests {
         #expect(svc.servers[0].lastFailure?.reason == "connect refused")
     }
 
+    @Test func nannyLoadMonitorAfterSlowStart() throws {
+        let cfg = try config(.lvs, """
+            primary = 10.0.0.1
+            rsh_command = ssh
+            virtual v {
+                active = 1
+                address = 192.0.2.1 eth0
+                port = 81
+                timeout = 10
+                reentry = 10
+                load_monitor = uptime
+                server s {
+                    address = 10.0.0.11
+                    active = 1
+                    weight = 2
+                }
+            }
+            """)
+        // uptime = rsh_command RIP uptime.
+        #expect(cfg.services[0].realServers[0].loadMonitor == ["ssh", "10.0.0.11", "uptime"])
+        var svc = ServiceHealth(cfg.services[0], format: .lvs, now: 0)
+        _ = svc.record(server: 0, checker: 0, passed: true, now: 10)
+        #expect(svc.servers[0].weight == 1 && !svc.servers[0].loadDue)   // max(1, 2 >> 5)
+        // ⌊20/10⌋ = 2: at every even pass counter (it started at C = 1, the first pass made it 2)
+        // the weight doubles to W = 2, and once there the server's load is asked instead.
+        var due: [Bool] = [], weights: [Int64] = []
+        for t in 2...5 {
+            _ = svc.record(server: 0, checker: 0, passed: true, now: Double(t * 10))
+            due.append(svc.servers[0].loadDue); weights.append(svc.servers[0].weight)
+        }
+        #expect(weights == [1, 2, 2, 2] && due == [false, false, false, true])
+        // load 0.0: cur + (W/2)·∛1 = 3, a change ≥ W/4 — applied; the alive weight follows.
+        let idle = svc.applyLoad(server: 0, load: 0.0)
+        #expect(idle && svc.servers[0].weight == 3 && svc.aliveWeight == 3)
+        #expect(!svc.servers[0].loadDue)
+        // An unknown load leaves the weight; a load above 1 lowers it, never below W.
+        let unknown = svc.applyLoad(server: 0, load: nil)
+        let busy = svc.applyLoad(server: 0, load: 9)
+        #expect(!unknown && busy && svc.servers[0].weight == 2)
+    }
+
+    @Test func nannyReadsTheLoadAfterTheFirstLoadColon() {
+        #expect(ServerHealth.load(from: " 10:41:07 up 3 days,  2 users,  load average: 0.52, 0.58, 0.59\n") == 0.52)
+        #expect(ServerHealth.load(from: "rs1   up  3 days, load average: 1.50, 1.00, 0.90") == 1.5)
+        #expect(ServerHealth.load(from: "no figure here") == nil)
+    }
+
     @Test func keepalivedQuorumAndSorryServer() throws {
         let cfg = try config(.keepalived, """
             virtual_server 192.0.2.1 80 {

@@ -256,6 +256,56 @@ virtual web {{
             took = self.wait_for(lab, f"{rs} back", lambda v: v.get(addr) == 2, 6)
             self.assertGreater(took, 0.9)
 
+    def test_lvs_cf_load_monitor_raises_an_idle_servers_weight(self):
+        """nanny's load_monitor: once the slow start reaches W, every ⌊20/timeout⌋-th pass runs
+        `rup RIP` and an idle server's weight goes above W (cur + W/2·∛(1 − load)). rup is a
+        stand-in on uvsd's PATH that reports the load it is given and records its arguments."""
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1 << 10)
+            bin_dir = os.path.join(lab.tmp, "bin")
+            os.makedirs(bin_dir)
+            calls = os.path.join(lab.tmp, "rup-calls")
+            with open(os.path.join(bin_dir, "rup"), "w") as f:
+                f.write(f"#!/bin/sh\necho \"$@\" >> {calls}\n"
+                        f"echo \"$1      up  3 days,  1:02,  load average: 0.00, 0.01, 0.05\"\n")
+            os.chmod(os.path.join(bin_dir, "rup"), 0o755)
+            conf = f"""primary = 10.10.1.254
+service = lvs
+network = nat
+virtual web {{
+  active = 1
+  address = {VIP} d0:1
+  port = 80
+  send = "GET /name HTTP/1.0\\r\\n\\r\\n"
+  expect = "HTTP/1.0 200"
+  timeout = 1
+  reentry = 18
+  load_monitor = rup
+  scheduler = wrr
+  server rs1 {{
+    address = {RS_ADDRS[0]}
+    active = 1
+    weight = 2
+  }}
+}}
+"""
+            # The lab's first ARP exchange takes ~1 s; a failed first probe would cost C = 18 passes.
+            lab.run("lb", "curl", "-s", "-o", "/dev/null", f"http://{RS_ADDRS[0]}/name")
+            path = os.environ["PATH"]
+            os.environ["PATH"] = bin_dir + ":" + path
+            try:
+                lab.start_uvsd(config=conf, config_name="lvs.cf")
+            finally:
+                os.environ["PATH"] = path
+            addr = f"{RS_ADDRS[0]}:80"
+            # Pass counter from C = 18: in at 19 (W/32 → 1), doubled to W at 20, load asked at 40.
+            self.wait_for(lab, "in at 1", lambda v: v.get(addr) == 1, 4)
+            self.wait_for(lab, "slow start reaches W = 2", lambda v: v.get(addr) == 2, 4)
+            self.assertFalse(os.path.exists(calls), "the load was asked before the slow start ended")
+            self.wait_for(lab, "load 0.00 raises the weight to 3", lambda v: v.get(addr) == 3, 30)
+            with open(calls) as f:
+                self.assertEqual(f.read().split(), [RS_ADDRS[0]])
+
     def test_ldirectord_cf_failurecount_and_fallback(self):
         with Lab("nat") as lab:
             lab.start_http_servers(payload_bytes=1 << 10)
