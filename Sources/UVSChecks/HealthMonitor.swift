@@ -34,22 +34,6 @@ public final class HealthMonitor: @unchecked Sendable {
     /// For measurements: each probe's scheduled time, start time and verdict (set before `start`).
     public var probeObserver: (@Sendable (Double, Double, ProbeVerdict) -> Void)?
 
-    /// Check kinds uvs reads but does not run: a file using one is refused at start.
-    public static let notRun: Set<CheckSpec.Kind> = [.file]
-
-    /// The first check of `config` uvs cannot run, as `FILE:LINE: message`.
-    public static func unsupported(_ config: DirectorConfig) -> ConfigLoader.FileError? {
-        for s in config.services {
-            for r in s.realServers {
-                for c in r.checks where notRun.contains(c.kind) {
-                    return ConfigLoader.FileError(file: c.source.file, line: c.source.line,
-                                                  message: "\(c.kind.rawValue): uvs reads this check but does not run it yet")
-                }
-            }
-        }
-        return nil
-    }
-
     /// `threads`: the checks' event loops (off the workers' cores where the director pins them).
     /// `threadSetup` runs first on each of them (the director keeps them off its workers' CPUs).
     public init(_ config: DirectorConfig, bind: String? = nil, threads: Int = 2, threadSetup: (@Sendable () -> Void)? = nil,
@@ -58,7 +42,9 @@ public final class HealthMonitor: @unchecked Sendable {
         if let setup = threadSetup { for loop in group.makeIterator() { loop.execute(setup) } }
         executors = group.makeIterator().map { EventLoopTaskExecutor($0) }
         let now = ProgramProbe.now()
-        let services = config.services.map { ServiceHealth($0, format: config.format, now: now) }
+        for f in config.trackedFiles { TrackedFileCheck.initialise(f) }
+        var services = config.services.map { ServiceHealth($0, format: config.format, now: now) }
+        Self.readTrackedFiles(&services, now: now)
         state = NIOLockedValueBox(State(config: config, services: services, applied: services.map { $0.desired() }))
         self.apply = apply
         self.log = log
@@ -81,6 +67,23 @@ public final class HealthMonitor: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    /// FILE_CHECK: keepalived reads the tracked files before it builds the table, so a server
+    /// whose file says fault is never added.
+    static func readTrackedFiles(_ services: inout [ServiceHealth], now: Double) {
+        for i in services.indices {
+            for j in services[i].servers.indices {
+                for (k, c) in services[i].servers[j].config.checks.enumerated() where c.kind == .file {
+                    guard let v = TrackedFileCheck.value(at: c.setting("file")?.first ?? "") else { continue }
+                    let verdict = TrackedFileCheck.verdict(c, configuredWeight: services[i].servers[j].config.weight, value: v)
+                    var weight: Int64?, reason = ""
+                    switch verdict { case .pass(let w): weight = w; case .fail(let r): reason = r }
+                    _ = services[i].record(server: j, checker: k, passed: verdict.passed, reason: reason, dynamicWeight: weight, now: now)
+                }
+                _ = services[i].updateQuorum()
+            }
+        }
     }
 
     /// Seconds on the monotonic clock the checks are timed by.
@@ -108,8 +111,10 @@ public final class HealthMonitor: @unchecked Sendable {
         }
         for (n, (i, j, k)) in list.enumerated() {
             let executor = executors[n % executors.count]
+            let isFile = state.withLockedValue { $0.services[i].servers[j].config.checks[k].kind == .file }
             started.append(Task(executorPreference: executor) { [self] in
-                await self.loop(service: i, server: j, checker: k, generation: gen, on: executor)
+                if isFile { await self.watch(service: i, server: j, checker: k, generation: gen, on: executor) }
+                else { await self.loop(service: i, server: j, checker: k, generation: gen, on: executor) }
             })
         }
         tasks.withLockedValue { $0 += started }
@@ -135,33 +140,68 @@ public final class HealthMonitor: @unchecked Sendable {
             let started = ProgramProbe.now()
             let verdict = await Probe.run(spec, format: format, target: target, group: executor.loop, negotiate: negotiate)
             let now = ProgramProbe.now()
-            let duration = now - started
-            var scripts: [[String]] = []
-            let ok = state.withLockedValue { s -> Bool in
-                guard s.generation == generation else { return false }
-                var weight: Int64?
-                var reason = ""
-                switch verdict {
-                case .pass(let w): weight = w
-                case .fail(let r): reason = r
-                }
-                let (changed, tableChanged) = s.services[i].record(server: j, checker: k, passed: verdict.passed, reason: reason,
-                                                                   dynamicWeight: weight, now: now)
-                probeObserver?(at, now - duration, verdict)
-                guard tableChanged else { return true }
-                let srv = s.services[i].servers[j]
-                if changed {
-                    log.info("[\(srv.alive ? "up" : "down")] \(srv.config.endpoint) of \(s.services[i].config.selectorWords.joined(separator: " "))\(srv.alive ? "" : ": " + reason)")
-                    if let n = srv.alive ? srv.config.notifyUp : srv.config.notifyDown { scripts.append(n) }
-                }
-                scripts += applyPlace(&s, service: i, server: j)
-                return true
-            }
+            probeObserver?(at, started, verdict)
+            let ok = deliver(verdict, service: i, server: j, checker: k, generation: generation, now: now)
             if !ok { return }
-            for argv in scripts { Task.detached { _ = await ProgramProbe.run(argv, timeout: 60) } }
             if let argv = loadCommand(service: i, server: j, generation: generation) {
                 await measureLoad(argv, timeout: spec.timeout, service: i, server: j, generation: generation)
             }
+        }
+    }
+
+    /// A checker's verdict into the health state and, where it changes the table, the
+    /// commands; notify and quorum scripts run detached. False when a reload replaced the state.
+    func deliver(_ verdict: ProbeVerdict, service i: Int, server j: Int, checker k: Int, generation: Int, now: Double) -> Bool {
+        var scripts: [[String]] = []
+        let ok = state.withLockedValue { s -> Bool in
+            guard s.generation == generation else { return false }
+            var weight: Int64?
+            var reason = ""
+            switch verdict {
+            case .pass(let w): weight = w
+            case .fail(let r): reason = r
+            }
+            let (changed, tableChanged) = s.services[i].record(server: j, checker: k, passed: verdict.passed, reason: reason,
+                                                               dynamicWeight: weight, now: now)
+            guard tableChanged else { return true }
+            let srv = s.services[i].servers[j]
+            if changed {
+                log.info("[\(srv.alive ? "up" : "down")] \(srv.config.endpoint) of \(s.services[i].config.selectorWords.joined(separator: " "))\(srv.alive ? "" : ": " + reason)")
+                if let n = srv.alive ? srv.config.notifyUp : srv.config.notifyDown { scripts.append(n) }
+            }
+            scripts += applyPlace(&s, service: i, server: j)
+            return true
+        }
+        for argv in scripts { Task.detached { _ = await ProgramProbe.run(argv, timeout: 60) } }
+        return ok
+    }
+
+    /// FILE_CHECK: re-reads the tracked file at every change of it, until cancelled.
+    func watch(service i: Int, server j: Int, checker k: Int, generation: Int, on executor: EventLoopTaskExecutor) async {
+        guard let (spec, weight) = state.withLockedValue({ s -> (CheckSpec, Int64)? in
+            guard s.generation == generation else { return nil }
+            let srv = s.services[i].servers[j]
+            return (srv.config.checks[k], srv.config.weight)
+        }) else { return }
+        let path = spec.setting("file")?.first ?? ""
+        let channel: Channel
+        do {
+            channel = try await TrackedFileCheck.watch(path: path, on: executor.loop) { [self] removed in
+                guard let v = removed ? 0 : TrackedFileCheck.value(at: path) else {
+                    log.info("track_file \(spec.setting("track_file")?.first ?? ""): \(path) holds no number in range, ignored")
+                    return
+                }
+                _ = deliver(TrackedFileCheck.verdict(spec, configuredWeight: weight, value: v), service: i, server: j, checker: k,
+                            generation: generation, now: ProgramProbe.now())
+            }
+        } catch {
+            log.error("track_file \(path): cannot watch its directory: \(error)")
+            return
+        }
+        await withTaskCancellationHandler {
+            _ = try? await channel.closeFuture.get()
+        } onCancel: {
+            channel.close(promise: nil)
         }
     }
 
@@ -227,6 +267,8 @@ public final class HealthMonitor: @unchecked Sendable {
                 }
                 services.append(h)
             }
+            for f in next.trackedFiles where !s.config.trackedFiles.contains(where: { $0.name == f.name }) { TrackedFileCheck.initialise(f) }
+            Self.readTrackedFiles(&services, now: now)
             var trial = State(config: next, services: services, applied: services.map { $0.desired() }, generation: s.generation + 1)
             if let e = applyTable(Self.table(trial)) { return e }
             trial.generation = s.generation + 1

@@ -72,7 +72,7 @@ enum Probe {
             case .dns, .udp, .ping:
                 return try await DatagramChecks.run(spec, format: format, target: t, group: group)
             case .file:
-                return .fail("\(spec.kind.rawValue) is not run by uvs")
+                return .fail("FILE_CHECK has no probe (its tracked file is watched)")
             }
         } catch {
             return .fail("\(error)")

@@ -10,7 +10,15 @@ public enum CheckTable {
                     out += "# \(pad(r.endpoint, 22)) (none: always up)\n"
                     continue
                 }
-                for c in r.checks {
+                for c in r.checks where c.kind == .file {
+                    // FILE_CHECK: no probe; the tracked file is read at every change.
+                    let w = Int(c.setting("weight")?.first ?? "") ?? 0, rev = c.setting("reverse")?.first == "yes"
+                    let effect = w == 0 ? (rev ? "out while it holds 0" : "out while it holds non-zero")
+                        : "weight + \(rev ? "−" : "")\(w)×number; out at ≤ INT_MIN"
+                    out += "# \(pad(r.endpoint, 22)) \(pad(c.kind.rawValue, 11)) \(pad(c.setting("file")?.first ?? "", 22)) "
+                        + "\(pad("change", 6)) \(pad("-", 8)) \(pad("-", 6)) \(pad("-", 12)) \(effect)\(sorry)\n"
+                }
+                for c in r.checks where c.kind != .file {
                     // The probe goes to connect_ip/connect_port where set, else to the real server.
                     let target = c.connectIP == nil && c.connectPort == nil ? r.endpoint
                         : (c.connectIP ?? host(r.endpoint)) + ":" + (c.connectPort.map(String.init) ?? port(r.endpoint))

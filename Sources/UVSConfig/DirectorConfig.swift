@@ -15,6 +15,8 @@ public struct DirectorConfig: Sendable {
     public var syncDaemons: [(source: ConfigSource, words: [String])] = []
     /// VRRP instances, sync groups, scripts: parsed, acted on by failover.
     public var failoverBlocks: [ConfigStatement] = []
+    /// keepalived `track_file` blocks (FILE_CHECK reads them; init_file is written at start).
+    public var trackedFiles: [TrackedFile] = []
     public init() {}
 }
 
@@ -122,4 +124,16 @@ public struct CheckSpec: Sendable, Equatable {
             && a.connectPort == b.connectPort && a.bindTo == b.bindTo
             && a.settings.map { $0.0 } == b.settings.map { $0.0 } && a.settings.map { $0.1 } == b.settings.map { $0.1 }
     }
+}
+
+/// keepalived's `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
+public struct TrackedFile: Sendable, Equatable {
+    public var name: String
+    public var path: String
+    public var weight = 1
+    public var reverse = false
+    /// init_file: the value to write at start (nil: no init_file); `overwrite` writes it even
+    /// when the file exists.
+    public var initValue: Int?
+    public var overwrite = false
 }

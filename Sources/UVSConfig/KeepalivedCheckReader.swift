@@ -19,8 +19,43 @@ enum KeepalivedCheckReader {
         .dns: ["type", "name"],
         .udp: ["payload", "require_reply", "min_reply_length", "max_reply_length"],
         .ping: [],
+        .file: [],
     ]
     static let urlKeywords: Set<String> = ["path", "digest", "status_code", "virtualhost", "regex", "regex_no_match"]
+
+    /// FILE_CHECK { track_file NAME  weight W [reverse|noreverse] }: no probe, the tracked
+    /// file's number decides (settings: file, weight, reverse; weight 0 takes the track_file's).
+    static func fileCheck(_ st: ConfigStatement, _ base: CheckSpec, _ inh: KeepalivedReader.Inherited) throws(FileError) -> CheckSpec {
+        var spec = base
+        spec.retry = 0   // a fault takes the checker down at once
+        var file: TrackedFile?, weight = 0, reverse = false
+        for c in st.children ?? [] {
+            switch c.keyword {
+            case "track_file":
+                guard c.arguments.count == 1 else { throw KeepalivedReader.err(c, "FILE_CHECK: track_file needs a name") }
+                guard let f = inh.trackedFiles[c.arguments[0]] else {
+                    throw KeepalivedReader.err(c, "track_file \(c.arguments[0]) not found (its block must come before this FILE_CHECK)")
+                }
+                file = f
+            case "weight":
+                guard let w = c.arguments.first.flatMap({ Int($0) }), (-65535...65535).contains(w) else {
+                    throw KeepalivedReader.err(c, "FILE_CHECK: weight must be in -65535…65535")
+                }
+                weight = w
+                if c.arguments.count > 1 {
+                    guard ["reverse", "noreverse"].contains(c.arguments[1]), c.arguments.count == 2 else {
+                        throw KeepalivedReader.err(c, "FILE_CHECK: unknown weight option '\(c.arguments[1])'")
+                    }
+                    reverse = c.arguments[1] == "reverse"
+                }
+            default: throw KeepalivedReader.err(c, "FILE_CHECK: unknown keyword '\(c.keyword)'")
+            }
+        }
+        guard let f = file else { throw KeepalivedReader.err(st, "FILE_CHECK has no track_file") }
+        if weight == 0 { weight = f.weight; reverse = f.reverse }
+        spec.settings = [("track_file", [f.name]), ("file", [f.path]), ("weight", [String(weight)]), ("reverse", [reverse ? "yes" : "no"])]
+        return spec
+    }
 
     static func check(_ st: ConfigStatement, inherited inh: KeepalivedReader.Inherited) throws(FileError) -> CheckSpec {
         let kind = CheckSpec.Kind(rawValue: st.keyword)!
@@ -39,6 +74,7 @@ enum KeepalivedCheckReader {
         var spec = CheckSpec(kind: kind, source: ConfigSource(file: st.file, line: st.line),
                              interval: inh.delayLoop, timeout: isMisc ? inh.delayLoop : inh.connectTimeout,
                              retry: retry, delayBeforeRetry: dbr)
+        if kind == .file { return try fileCheck(st, spec, inh) }
         if let v = inh.vhost { spec.settings.append(("virtualhost", [v])) }
         for c in st.children ?? [] {
             let k = c.keyword

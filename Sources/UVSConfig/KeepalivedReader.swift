@@ -15,11 +15,18 @@ public enum KeepalivedReader {
             guard st.arguments.count == 1, let c = st.children else { throw err(st, "virtual_server_group takes a name and a block") }
             groups[st.arguments[0]] = c
         }
+        var tracked: [String: TrackedFile] = [:]
         for st in stmts {
             switch st.keyword {
             case "global_defs": try globalDefs(st)
             case "virtual_server_group": break
-            case "virtual_server": cfg.services += try virtualServer(st, groups: groups)
+            case "virtual_server": cfg.services += try virtualServer(st, groups: groups, tracked: tracked)
+            case "track_file", "vrrp_track_file":
+                // Known from here on (keepalived looks a FILE_CHECK's track_file up as it parses).
+                let f = try trackedFile(st)
+                tracked[f.name] = f
+                cfg.trackedFiles.append(f)
+                cfg.failoverBlocks.append(st)   // VRRP instances track files too
             case "vrrp_instance", "vrrp_sync_group", "vrrp_script", "static_ipaddress", "static_routes":
                 cfg.failoverBlocks.append(st)
             case "lvs_timeouts":
@@ -97,6 +104,39 @@ public enum KeepalivedReader {
         var weight: Int64 = 1
         var method = "-m", tunnel: [String] = []
         var vhost: String?
+        var trackedFiles: [String: TrackedFile] = [:]
+    }
+
+    /// `track_file NAME { file PATH  weight W [reverse]  init_file [VALUE] [overwrite] }`.
+    static func trackedFile(_ st: ConfigStatement) throws(FileError) -> TrackedFile {
+        guard st.arguments.count == 1, let body = st.children else { throw err(st, "\(st.keyword) takes a name and a block") }
+        var f = TrackedFile(name: st.arguments[0], path: "")
+        for c in body {
+            switch c.keyword {
+            case "file":
+                guard c.arguments.count == 1 else { throw err(c, "track_file \(f.name): file needs a path") }
+                f.path = c.arguments[0]
+            case "weight":
+                guard let w = c.arguments.first.flatMap({ Int($0) }), (-254...254).contains(w) else {
+                    throw err(c, "track_file \(f.name): weight must be in -254…254")
+                }
+                f.weight = w
+                if c.arguments.count > 1 {
+                    guard c.arguments[1] == "reverse", c.arguments.count == 2 else { throw err(c, "track_file \(f.name): unknown weight option '\(c.arguments[1])'") }
+                    f.reverse = true
+                }
+            case "init_file":
+                f.initValue = 0
+                for a in c.arguments {
+                    if a == "overwrite" { f.overwrite = true }
+                    else if let v = Int(a), (-254...254).contains(v) { f.initValue = v }
+                    else { throw err(c, "track_file \(f.name): init_file value '\(a)' is not in -254…254") }
+                }
+            default: throw err(c, "track_file: unknown keyword '\(c.keyword)'")
+            }
+        }
+        guard !f.path.isEmpty else { throw err(st, "track_file \(f.name) has no file") }
+        return f
     }
 
     /// A script keyword's argv: keepalived splits the (quote-stripped) words on blanks again;
@@ -222,9 +262,11 @@ public enum KeepalivedReader {
         return a.isV4 == false ? "[\(s)]:\(port)" : "\(s):\(port)"
     }
 
-    static func virtualServer(_ st: ConfigStatement, groups: [String: [ConfigStatement]]) throws(FileError) -> [ConfiguredService] {
+    static func virtualServer(_ st: ConfigStatement, groups: [String: [ConfigStatement]],
+                              tracked: [String: TrackedFile] = [:]) throws(FileError) -> [ConfiguredService] {
         guard let body = st.children else { throw err(st, "virtual_server needs a block") }
         var inh = Inherited()
+        inh.trackedFiles = tracked
         var proto: String?
         var sched = "wlc", flags: [String] = []
         var persistence: UInt32?, granularity: String?
@@ -353,7 +395,7 @@ public enum KeepalivedReader {
             case "notify_up": rs.notifyUp = script(c)
             case "notify_down": rs.notifyDown = script(c)
             case "smtp_alert", "warmup", "snmp_name": break
-            case "TCP_CHECK", "HTTP_GET", "SSL_GET", "SMTP_CHECK", "MISC_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK":
+            case "TCP_CHECK", "HTTP_GET", "SSL_GET", "SMTP_CHECK", "MISC_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK", "FILE_CHECK":
                 checkers.append(c)
             default: throw err(c, "real_server: unknown keyword '\(c.keyword)'")
             }

@@ -17,7 +17,6 @@ enum ConfiguredDirector {
     static func run(_ options: DirectorOptions, config path: String, format: ConfigFormat?, checkSource: String?,
                     log: Logger) throws {
         let cfg = try ConfigLoader.load(path: path, format: format)
-        if let e = HealthMonitor.unsupported(cfg) { throw e }
         let target = Target()
         let monitor = HealthMonitor(cfg, bind: checkSource, threadSetup: { Director.keepOffWorkers(options) }, log: log) { cmds in
             guard let d = target.director.withLock({ $0 }) else { return "the director is not running" }
@@ -29,7 +28,6 @@ enum ConfiguredDirector {
         d.reloadHandler = {
             do {
                 let next = try ConfigLoader.load(path: path, format: format)
-                if let e = HealthMonitor.unsupported(next) { throw e }
                 if let e = monitor.reload(next, applyTable: { d.replaceRules(with: $0) }) {
                     log.error("SIGHUP: \(e); keeping the running configuration")
                 } else {

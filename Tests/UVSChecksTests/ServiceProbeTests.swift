@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import UVSChecks
 @testable import UVSConfig
@@ -65,5 +68,42 @@ struct ServiceProbeTests {
         #expect(sip.kind == .sip && sip.setting("login") == ["ldirectord@\(host)"] && sip.setting("protocol") == ["udp"])
         let radius = try #require(cfg.services[3].realServers[0].checks.first)
         #expect(radius.kind == .radius && radius.setting("secret") == ["k"] && radius.timeout == 2)
+    }
+}
+
+/// FILE_CHECK's verdicts (track_file.c's update_track_file_status and process_track_file).
+struct TrackedFileCheckTests {
+    @Test func weightZeroIsUpDownAndReverseFlipsIt() {
+        #expect(TrackedFileCheck.verdict(value: 0, weight: 0, reverse: false, configuredWeight: 5, name: "m") == .pass(weight: 5))
+        #expect(!TrackedFileCheck.verdict(value: 1, weight: 0, reverse: false, configuredWeight: 5, name: "m").passed)
+        #expect(!TrackedFileCheck.verdict(value: 0, weight: 0, reverse: true, configuredWeight: 5, name: "m").passed)
+        #expect(TrackedFileCheck.verdict(value: -3, weight: 0, reverse: true, configuredWeight: 5, name: "m") == .pass(weight: 5))
+    }
+
+    @Test func weightedNumbersMoveTheWeight() {
+        #expect(TrackedFileCheck.verdict(value: 3, weight: 2, reverse: false, configuredWeight: 5, name: "l") == .pass(weight: 11))
+        #expect(TrackedFileCheck.verdict(value: 3, weight: 2, reverse: true, configuredWeight: 5, name: "l") == .pass(weight: 0))
+        #expect(!TrackedFileCheck.verdict(value: Int64(Int32.min), weight: 1, reverse: false, configuredWeight: 5, name: "l").passed)
+    }
+
+    @Test func fileValuesAsKeepalivedReadsThem() throws {
+        let dir = "/tmp/uvs-trackfile-\(getpid())"
+        mkdir(dir, 0o755)
+        defer { _ = unlink(dir + "/v"); rmdir(dir) }
+        func put(_ s: String) {
+            let fd = open(dir + "/v", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            _ = Array(s.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        #expect(TrackedFileCheck.value(at: dir + "/v") == 0)   // missing: 0
+        put("42\n"); #expect(TrackedFileCheck.value(at: dir + "/v") == 42)
+        put("0x10"); #expect(TrackedFileCheck.value(at: dir + "/v") == 16)   // strtol base 0
+        put("junk"); #expect(TrackedFileCheck.value(at: dir + "/v") == 0)
+        put("99999999999"); #expect(TrackedFileCheck.value(at: dir + "/v") == nil)   // out of range: ignored
+        // init_file writes only a missing file unless told to overwrite.
+        TrackedFileCheck.initialise(TrackedFile(name: "v", path: dir + "/v", initValue: 5))
+        #expect(TrackedFileCheck.value(at: dir + "/v") == nil)
+        TrackedFileCheck.initialise(TrackedFile(name: "v", path: dir + "/v", initValue: 5, overwrite: true))
+        #expect(TrackedFileCheck.value(at: dir + "/v") == 5)
     }
 }

@@ -55,3 +55,48 @@ struct CheckTableTests {
         #expect(column(cfg) == ["removed at 4 fails in a row; back at 1 pass"])
     }
 }
+
+/// keepalived's track_file and FILE_CHECK (check_file.c, track_file.c).
+struct FileCheckReaderTests {
+    @Test func weightsResolveAndOrderMatters() throws {
+        let cfg = try KeepalivedReader.read(path: "k.conf", text: """
+            track_file maint {
+                file /run/maint
+                weight 0
+            }
+            track_file load {
+                file /run/load
+                weight -2 reverse
+                init_file 7 overwrite
+            }
+            virtual_server 192.0.2.1 80 {
+              real_server 10.0.0.1 80 { FILE_CHECK { track_file maint } }
+              real_server 10.0.0.2 80 { FILE_CHECK { track_file load } }
+              real_server 10.0.0.3 80 { FILE_CHECK { track_file load
+                                                     weight 4 noreverse } }
+            }
+            """)
+        #expect(cfg.trackedFiles == [TrackedFile(name: "maint", path: "/run/maint", weight: 0),
+                                     TrackedFile(name: "load", path: "/run/load", weight: -2, reverse: true, initValue: 7, overwrite: true)])
+        let c = cfg.services[0].realServers.map { $0.checks[0] }
+        #expect(c.allSatisfy { $0.kind == .file && $0.retry == 0 })
+        // FILE_CHECK without its own weight takes the track_file's weight and reverse.
+        #expect(c[0].setting("weight") == ["0"] && c[0].setting("reverse") == ["no"])
+        #expect(c[1].setting("weight") == ["-2"] && c[1].setting("reverse") == ["yes"] && c[1].setting("file") == ["/run/load"])
+        #expect(c[2].setting("weight") == ["4"] && c[2].setting("reverse") == ["no"])
+        // keepalived looks the name up as it parses: a track_file after its FILE_CHECK is unknown there.
+        #expect(throws: KeepalivedReader.FileError.self) {
+            try KeepalivedReader.read(path: "k.conf", text: """
+                virtual_server 192.0.2.1 80 {
+                  real_server 10.0.0.1 80 { FILE_CHECK { track_file later } }
+                }
+                track_file later {
+                    file /run/later
+                }
+                """)
+        }
+        #expect(throws: KeepalivedReader.FileError.self) {
+            try KeepalivedReader.read(path: "k.conf", text: "track_file t {\n weight 300\n file /x\n}\n")
+        }
+    }
+}

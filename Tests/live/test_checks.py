@@ -379,6 +379,68 @@ virtual={VIP}:80
             self.wait_for(lab, "SSL_GET out on 404", lambda v: v == {}, 4)
             self.assertIn("status 404", self.checks(lab)["services"][0]["servers"][0]["last_failure"]["reason"])
 
+    def test_keepalived_file_check_follows_its_tracked_files(self):
+        """FILE_CHECK: a maintenance file (weight 0: non-zero takes the server out), a weighted
+        one (number × weight added to the server's), a file that says fault before start (never
+        added), changes followed at once through inotify, a removed file read as 0."""
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1 << 10)
+            maint, load, held = (os.path.join(lab.tmp, n) for n in ("maint", "load", "held"))
+            with open(held, "w") as f:
+                f.write("1\n")
+            conf = f"""
+                track_file maint {{
+                    file {maint}
+                    weight 0
+                    init_file 0
+                }}
+                track_file load {{
+                    file {load}
+                    weight 2
+                }}
+                track_file held {{
+                    file {held}
+                    weight 0
+                }}
+                virtual_server {VIP} 80 {{
+                    delay_loop 1
+                    lvs_method NAT
+                    protocol TCP
+                    lvs_sched wrr
+                    real_server {RS_ADDRS[0]} 80 {{ weight 1
+                        FILE_CHECK {{ track_file maint }} }}
+                    real_server {RS_ADDRS[1]} 80 {{ weight 1
+                        FILE_CHECK {{ track_file load }} }}
+                    real_server {RS_ADDRS[2]} 80 {{ weight 1
+                        FILE_CHECK {{ track_file held }} }}
+                }}
+                """
+            lab.start_uvsd(config=conf, config_name="keepalived.conf")
+            rs1, rs2, rs3 = (f"{a}:80" for a in RS_ADDRS)
+            # At once: held's 1 kept rs3 out of the first table; init_file wrote maint's 0.
+            self.assertEqual(self.servers(lab), {rs1: 1, rs2: 1})
+            with open(maint) as f:
+                self.assertEqual(f.read(), "0\n")
+            with open(maint, "w") as f:
+                f.write("1\n")
+            took = self.wait_for(lab, "rs1 out for maintenance", lambda v: rs1 not in v, 2)
+            self.assertLess(took, 0.5)   # inotify, not a poll
+            self.assertEqual(set(self.requests(lab, 4)), {"rs2"})
+            os.remove(maint)              # a removed file reads as 0
+            self.wait_for(lab, "rs1 back", lambda v: rs1 in v, 2)
+            with open(load, "w") as f:
+                f.write("3\n")
+            self.wait_for(lab, "rs2 at 1 + 2×3", lambda v: v.get(rs2) == 7, 2)
+            tmp = load + ".new"
+            with open(tmp, "w") as f:
+                f.write("-1\n")
+            os.rename(tmp, load)          # moved in
+            self.wait_for(lab, "rs2 at max(0, 1 − 2)", lambda v: v.get(rs2) == 0, 2)
+            with open(held, "w") as f:
+                f.write("0\n")
+            self.wait_for(lab, "rs3 in once its file says 0", lambda v: v.get(rs3) == 1, 2)
+            self.assertIn("track_file held", json.dumps(self.checks(lab)))
+
 class DatagramChecks(CheckAssertions):
     def test_keepalived_dns_udp_and_ping_checks(self):
         with Lab("nat") as lab:
