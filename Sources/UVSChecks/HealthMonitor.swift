@@ -138,10 +138,13 @@ public final class HealthMonitor: @unchecked Sendable {
             await executor.sleep(seconds: wait)
             if Task.isCancelled { return }
             let started = ProgramProbe.now()
-            let verdict = await Probe.run(spec, format: format, target: target, group: executor.loop, negotiate: negotiate)
+            // ldirectord: a maintenance file forces the server down and skips the check.
+            let maintenance = format == .ldirectord && inMaintenance(service: i, server: j)
+            let verdict = maintenance ? .fail("Server in maintenance")
+                : await Probe.run(spec, format: format, target: target, group: executor.loop, negotiate: negotiate)
             let now = ProgramProbe.now()
             probeObserver?(at, started, verdict)
-            let ok = deliver(verdict, service: i, server: j, checker: k, generation: generation, now: now)
+            let ok = deliver(verdict, service: i, server: j, checker: k, generation: generation, forced: maintenance, now: now)
             if !ok { return }
             if let argv = loadCommand(service: i, server: j, generation: generation) {
                 await measureLoad(argv, timeout: spec.timeout, service: i, server: j, generation: generation)
@@ -151,7 +154,8 @@ public final class HealthMonitor: @unchecked Sendable {
 
     /// A checker's verdict into the health state and, where it changes the table, the
     /// commands; notify and quorum scripts run detached. False when a reload replaced the state.
-    func deliver(_ verdict: ProbeVerdict, service i: Int, server j: Int, checker k: Int, generation: Int, now: Double) -> Bool {
+    func deliver(_ verdict: ProbeVerdict, service i: Int, server j: Int, checker k: Int, generation: Int,
+                 forced: Bool = false, now: Double) -> Bool {
         var scripts: [[String]] = []
         let ok = state.withLockedValue { s -> Bool in
             guard s.generation == generation else { return false }
@@ -162,7 +166,7 @@ public final class HealthMonitor: @unchecked Sendable {
             case .fail(let r): reason = r
             }
             let (changed, tableChanged) = s.services[i].record(server: j, checker: k, passed: verdict.passed, reason: reason,
-                                                               dynamicWeight: weight, now: now)
+                                                               dynamicWeight: weight, forced: forced, now: now)
             guard tableChanged else { return true }
             let srv = s.services[i].servers[j]
             if changed {
@@ -174,6 +178,16 @@ public final class HealthMonitor: @unchecked Sendable {
         }
         for argv in scripts { Task.detached { _ = await ProgramProbe.run(argv, timeout: 60) } }
         return ok
+    }
+
+    /// ldirectord maintenancedir: a file named IP:PORT or IP (the real server's) exists there.
+    /// (ldirectord also tries the server's reverse-DNS names; uvs resolves nothing.)
+    func inMaintenance(service i: Int, server j: Int) -> Bool {
+        guard let (dir, endpoint) = state.withLockedValue({ s in s.config.maintenanceDir.map { ($0, s.services[i].servers[j].config.endpoint) } })
+        else { return false }
+        let host = endpoint.hasPrefix("[") ? String(endpoint[...(endpoint.firstIndex(of: "]") ?? endpoint.startIndex)])
+            : String(endpoint.prefix(while: { $0 != ":" }))
+        return [endpoint, host].contains { access(dir + "/" + $0, F_OK) == 0 }
     }
 
     /// FILE_CHECK: re-reads the tracked file at every change of it, until cancelled.

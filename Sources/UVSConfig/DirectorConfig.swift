@@ -15,6 +15,8 @@ public struct DirectorConfig: Sendable {
     public var syncDaemons: [(source: ConfigSource, words: [String])] = []
     /// VRRP instances, sync groups, scripts: parsed, acted on by failover.
     public var failoverBlocks: [ConfigStatement] = []
+    /// ldirectord maintenancedir: a file named IP:PORT or IP there forces that real server down.
+    public var maintenanceDir: String?
     /// keepalived `track_file` blocks (FILE_CHECK reads them; init_file is written at start).
     public var trackedFiles: [TrackedFile] = []
     public init() {}

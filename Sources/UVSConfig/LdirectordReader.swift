@@ -36,6 +36,7 @@ public enum LdirectordReader {
         var quiescent = false, fork = false
         var fallback: (String, String?, String)?   // host, port, method word
         var fallbackCommand: String?
+        var maintenanceDir: String?
     }
 
     struct Virtual {
@@ -87,6 +88,7 @@ public enum LdirectordReader {
         }
         var cfg = DirectorConfig()
         cfg.format = .ldirectord
+        cfg.maintenanceDir = g.maintenanceDir
         for v in virtuals { if let s = try service(v, g, path: path) { cfg.services.append(s) } }
         return cfg
     }
@@ -147,9 +149,12 @@ public enum LdirectordReader {
         case "quiescent": g.quiescent = try yesNo(v, k, line: line, path: path)
         case "callback", "logfile":
             guard quoted(v) != nil else { throw fail("Unknown command \(raw.trimmingSpaces)") }
-        case "emailalert", "emailalertfrom", "emailalertfreq", "emailalertstatus", "smtp", "execute", "maintenancedir":
-            // Mail, other instances and maintenance files change no rule and no check uvs runs.
-            if k == "maintenancedir" || k == "execute" { throw fail("'\(k)' is not supported by uvs") }
+        case "maintenancedir":
+            guard !v.isEmpty else { throw fail("maintenance directory not specified") }
+            g.maintenanceDir = quoted(v) ?? v.trimmingSpaces
+        case "emailalert", "emailalertfrom", "emailalertfreq", "emailalertstatus", "smtp", "execute":
+            // Mail and other instances change no rule and no check uvs runs.
+            if k == "execute" { throw fail("'\(k)' is not supported by uvs") }
         default: throw fail("Unknown command \(raw.trimmingSpaces)")
         }
     }

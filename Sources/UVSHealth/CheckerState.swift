@@ -51,6 +51,18 @@ public struct CheckerState: Sendable, Equatable {
         }
     }
 
+    /// ldirectord's forced down (a maintenance file): out at once, whatever failurecount says.
+    public mutating func forceDown() -> (changed: Bool, next: Double) {
+        let was = up
+        up = false; count = 0; connectsLeft = 0
+        let next: Double
+        switch policy {
+        case let .keepalived(_, _, _, down): next = down
+        case let .nanny(_, interval), let .ldirectord(_, interval, _): next = interval
+        }
+        return (was, next)
+    }
+
     /// ldirectord combined checktype: whether the next probe is the full (negotiate) one.
     public var nextIsNegotiate: Bool { connectsLeft == 0 }
 

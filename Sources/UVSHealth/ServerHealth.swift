@@ -37,10 +37,11 @@ public struct ServerHealth: Sendable {
 
     /// Records checker `i`'s verdict; `dynamicWeight` is keepalived's misc_dynamic weight.
     /// Returns whether the server's liveness changed and the delay before that checker's next probe.
+    /// `forced`: a failure that takes the checker down at once (ldirectord's maintenance files).
     public mutating func record(checker i: Int, passed: Bool, reason: String = "", dynamicWeight: Int64? = nil,
-                                now: Double) -> (changed: Bool, next: Double) {
+                                forced: Bool = false, now: Double) -> (changed: Bool, next: Double) {
         let was = alive
-        let (_, next) = checkers[i].record(passed: passed)
+        let (_, next) = forced && !passed ? checkers[i].forceDown() : checkers[i].record(passed: passed)
         if !passed { lastFailure = (now, reason) }
         let isNow = alive
         if was != isNow { since = now }

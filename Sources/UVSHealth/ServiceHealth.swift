@@ -30,11 +30,11 @@ public struct ServiceHealth: Sendable {
     /// Records a verdict of server `j`'s checker `k` (see `ServerHealth.record`); returns
     /// whether the server's place in the table may have changed (liveness or weight).
     public mutating func record(server j: Int, checker k: Int, passed: Bool, reason: String = "", dynamicWeight: Int64? = nil,
-                                now: Double) -> (changed: Bool, tableChanged: Bool) {
+                                forced: Bool = false, now: Double) -> (changed: Bool, tableChanged: Bool) {
         // The sums are adjusted for this server alone.
         var s = servers[j]
         let before = (s.alive, s.weight)
-        let (changed, _) = s.record(checker: k, passed: passed, reason: reason, dynamicWeight: dynamicWeight, now: now)
+        let (changed, _) = s.record(checker: k, passed: passed, reason: reason, dynamicWeight: dynamicWeight, forced: forced, now: now)
         let after = (s.alive, s.weight)
         servers[j] = s
         aliveWeight += (after.0 ? after.1 : 0) - (before.0 ? before.1 : 0)

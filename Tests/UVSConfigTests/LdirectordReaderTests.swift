@@ -10,6 +10,12 @@ struct LdirectordReaderTests {
         do { _ = try rules(text); return nil } catch { return "\(error)" }
     }
 
+    @Test func maintenancedirIsKept() throws {
+        let cfg = try read("maintenancedir = \"/var/lib/ld/maint\"\nvirtual=192.0.2.10:80\n\treal=10.0.0.11:80 gate\n")
+        #expect(cfg.maintenanceDir == "/var/lib/ld/maint")
+        #expect(error("maintenancedir=\nvirtual=192.0.2.10:80\n\treal=10.0.0.11:80 gate\n")?.hasSuffix("maintenance directory not specified") == true)
+    }
+
     @Test func intentAOfTheSpec() throws {
         let cfg = try read("""
             checkinterval=6

@@ -66,6 +66,15 @@ struct HealthStateTests {
         #expect(c.nextIsNegotiate)
     }
 
+    @Test func ldirectordForcedDownIgnoresFailurecount() {
+        var c = CheckerState(.ldirectord(failureCount: 5, interval: 2, combinedConnects: nil), alpha: false)
+        _ = c.record(passed: true)
+        #expect(c.up)
+        let (changed, next) = c.forceDown()
+        #expect(changed && !c.up && next == 2)
+        #expect(c.record(passed: true).changed && c.up)   // one success brings it back
+    }
+
     @Test func nannySlowStartAndQuiesce() throws {
         let cfg = try config(.lvs, """
             primary = 10.0.0.1

@@ -441,6 +441,39 @@ virtual={VIP}:80
             self.wait_for(lab, "rs3 in once its file says 0", lambda v: v.get(rs3) == 1, 2)
             self.assertIn("track_file held", json.dumps(self.checks(lab)))
 
+    def test_ldirectord_maintenancedir_forces_a_server_down(self):
+        """maintenancedir: a file named IP:PORT (one service) or IP (every service of that
+        server) takes it out at its next check despite failurecount, and its removal lets the
+        check bring it back."""
+        with Lab("nat") as lab:
+            lab.start_http_servers(payload_bytes=1 << 10)
+            maint = os.path.join(lab.tmp, "maintenance")
+            os.makedirs(maint)
+            conf = f"""checktimeout=1
+checkinterval=1
+failurecount=5
+maintenancedir={maint}
+virtual={VIP}:80
+\treal={RS_ADDRS[0]}:80 masq 1
+\treal={RS_ADDRS[1]}:80 masq 1
+\tservice=http
+\trequest="name"
+\treceive="^rs"
+"""
+            lab.start_uvsd(config=conf, config_name="ldirectord.cf")
+            both = {f"{RS_ADDRS[0]}:80": 1, f"{RS_ADDRS[1]}:80": 1}
+            self.wait_for(lab, "both up", lambda v: v == both, 5)
+            open(os.path.join(maint, f"{RS_ADDRS[0]}:80"), "w").close()
+            took = self.wait_for(lab, "rs1 out for maintenance", lambda v: f"{RS_ADDRS[0]}:80" not in v, 3)
+            self.assertLess(took, 2.5)   # forced: not after failurecount = 5 checks
+            self.assertEqual(set(self.requests(lab, 4)), {"rs2"})
+            reason = [s for s in self.checks(lab)["services"][0]["servers"] if s["address"] == f"{RS_ADDRS[0]}:80"][0]
+            self.assertEqual(reason["last_failure"]["reason"], "Server in maintenance")
+            os.remove(os.path.join(maint, f"{RS_ADDRS[0]}:80"))
+            self.wait_for(lab, "rs1 back", lambda v: v == both, 3)
+            open(os.path.join(maint, RS_ADDRS[1]), "w").close()   # the whole server
+            self.wait_for(lab, "rs2 out for maintenance", lambda v: v == {f"{RS_ADDRS[0]}:80": 1}, 3)
+
 class DatagramChecks(CheckAssertions):
     def test_keepalived_dns_udp_and_ping_checks(self):
         with Lab("nat") as lab:
