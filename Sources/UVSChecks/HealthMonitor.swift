@@ -167,6 +167,9 @@ public final class HealthMonitor: @unchecked Sendable {
             }
             let (changed, tableChanged) = s.services[i].record(server: j, checker: k, passed: verdict.passed, reason: reason,
                                                                dynamicWeight: weight, forced: forced, now: now)
+            if let file = s.services[i].config.monitorFile, let id = s.services[i].servers[j].config.logID {
+                MonitorFile.append(file, id: id, up: verdict.passed, message: reason)
+            }
             guard tableChanged else { return true }
             let srv = s.services[i].servers[j]
             if changed {

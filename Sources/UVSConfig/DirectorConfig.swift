@@ -51,6 +51,8 @@ public struct ConfiguredService: Sendable {
     public var quorumDown: [String]?
     /// keepalived sorry_server_inhibit: the sorry server stays listed at weight 0.
     public var sorryInhibit = false
+    /// ldirectord monitorfile: every check result of this virtual is appended there.
+    public var monitorFile: String?
 }
 
 /// A real server as ipvsadm -a would add it at its configured weight, and how it is checked.
@@ -72,6 +74,8 @@ public struct ConfiguredRealServer: Sendable {
     public var reentry: Double = 0
     /// nanny load_monitor (none when nil): the command whose `load` figure scales the weight.
     public var loadMonitor: [String]?
+    /// ldirectord: the real server's id in its monitorfile lines (get_real_id_str, ':' squeezed to ' ').
+    public var logID: String?
     /// keepalived notify_up / notify_down argv.
     public var notifyUp: [String]?
     public var notifyDown: [String]?

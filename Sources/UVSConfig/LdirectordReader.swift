@@ -25,6 +25,16 @@ public enum LdirectordReader {
         "http_proxy": 3128, "mysql": 3306, "sip": 5060, "pgsql": 5432,
     ]
 
+    /// Perl's `tr/:/ /s`: each run of ':' becomes one blank.
+    static func squeezeColons(_ s: String) -> String {
+        var out = "", previousColon = false
+        for ch in s {
+            if ch == ":" { if !previousColon { out.append(" ") }; previousColon = true }
+            else { out.append(ch); previousColon = false }
+        }
+        return out
+    }
+
     static func hostname() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, 255) == 0 else { return "localhost" }
@@ -50,6 +60,7 @@ public enum LdirectordReader {
         var checkTimeout = -1, negotiateTimeout = -1, checkInterval: Int?, checkCount = -1, failureCount = -1
         var quiescent: Bool?
         var fallback: (String, String?, String)?, fallbackCommand: String?
+        var monitorFile: String?
         var reals: [(String, Int)] = []
     }
 
@@ -286,7 +297,13 @@ public enum LdirectordReader {
         case "quiescent": vs.quiescent = try yesNo(v, k, line: line, path: path)
         case "cleanstop": _ = try yesNo(v, k, line: line, path: path)
         case "emailalert", "emailalertfreq", "emailalertstatus", "smtp", "servicename", "comment": break
-        case "monitorfile": throw fail("'monitorfile' is not supported by uvs")
+        case "monitorfile":
+            // ldirectord opens it for appending as it reads the file.
+            let f = quoted(v) ?? v
+            let fd = open(f, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw fail("unable to open monitorfile \(f): \(String(decoding: Array(String(cString: strerror(errno)).utf8), as: UTF8.self))") }
+            close(fd)
+            vs.monitorFile = f
         default: throw fail("Unknown command \"\(d.trimmingSpaces)\"")
         }
     }
@@ -335,6 +352,7 @@ public enum LdirectordReader {
         let serviceName = v.service ?? portService(vport)
         var svc = ConfiguredService(source: ConfigSource(file: path, line: v.line), selector: selector)
         svc.scheduler = v.scheduler
+        svc.monitorFile = v.monitorFile
         if let p = v.persistent {
             svc.persistence = p
             svc.netmask = v.netmask
@@ -375,6 +393,16 @@ public enum LdirectordReader {
                 rs.lowerThreshold = r.lower
                 rs.inhibitOnFailure = quiescent
                 rs.failureCount = failureCount
+                if v.monitorFile != nil {
+                    let check = ["negotiate", "combined"].contains(v.checktype) ? "\(v.checktype):\(serviceName)"
+                        : v.checktype.hasPrefix("external") ? "\(v.checktype):\(v.checkcommand)" : v.checktype
+                    let forward = r.method == "-g" ? "gate" : r.method == "-i" ? "ipip" : "masq"
+                    let id = [check, v.fwmark != nil ? "fwm" : v.proto, v.v6 ? "[\(r.ip)]" : r.ip, String(r.port), v.virtualhost ?? "",
+                              v.checkport.map(String.init) ?? "", String(r.weight), forward, r.request ?? v.request,
+                              r.request != nil ? r.receive ?? "" : v.receive].joined(separator: ":")
+                    // tr/:/ /s then s/\\//g: runs of ':' become one blank (quotemeta's escapes are dropped again).
+                    rs.logID = squeezeColons(id)
+                }
                 if let kind {
                     // Check port: checkport, else the real port, else the service's well-known port.
                     let cport = v.checkport ?? (r.port > 0 ? r.port : servicePorts[serviceName] ?? 0)

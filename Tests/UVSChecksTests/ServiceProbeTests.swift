@@ -107,3 +107,18 @@ struct TrackedFileCheckTests {
         #expect(TrackedFileCheck.value(at: dir + "/v") == 5)
     }
 }
+
+/// ldirectord's monitorfile lines.
+struct MonitorFileTests {
+    @Test func lineFormatAndEscapes() {
+        setenv("TZ", "UTC", 1); tzset()
+        let l = MonitorFile.line(id: "negotiate http tcp 10.0.0.1 80 1 masq /x ^ok", up: false,
+                                 message: "status 500|boom\n", at: 1_796_288_408, pid: 42)
+        #expect(l == "[Thu Dec  3 09:00:08 2026] [42] negotiate http tcp 10.0.0.1 80 1 masq /x ^ok [down] status 500%7cboom%0a\n")
+        #expect(MonitorFile.line(id: "x", up: true, message: "", at: 0, pid: 1).hasSuffix("] [1] x [up] -\n"))
+    }
+
+    @Test func realIDsSqueezeColonsAsTrDoes() {
+        #expect(LdirectordReader.squeezeColons("negotiate:http:tcp:10.0.0.1:80:::1:masq:/x:") == "negotiate http tcp 10.0.0.1 80 1 masq /x ")
+    }
+}

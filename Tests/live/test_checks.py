@@ -4,6 +4,7 @@ listing, the weights, the check-state listing and where new connections go."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -449,11 +450,13 @@ virtual={VIP}:80
             lab.start_http_servers(payload_bytes=1 << 10)
             maint = os.path.join(lab.tmp, "maintenance")
             os.makedirs(maint)
+            monitor = os.path.join(lab.tmp, "monitor.log")
             conf = f"""checktimeout=1
 checkinterval=1
 failurecount=5
 maintenancedir={maint}
 virtual={VIP}:80
+\tmonitorfile="{monitor}"
 \treal={RS_ADDRS[0]}:80 masq 1
 \treal={RS_ADDRS[1]}:80 masq 1
 \tservice=http
@@ -473,6 +476,13 @@ virtual={VIP}:80
             self.wait_for(lab, "rs1 back", lambda v: v == both, 3)
             open(os.path.join(maint, RS_ADDRS[1]), "w").close()   # the whole server
             self.wait_for(lab, "rs2 out for maintenance", lambda v: v == {f"{RS_ADDRS[0]}:80": 1}, 3)
+            # monitorfile: a line per check, ldirectord's format and real-server id.
+            with open(monitor) as f:
+                lines = f.read().splitlines()
+            stamp = r"\[\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\] \[\d+\] "
+            rs1_id = re.escape(f"negotiate http tcp {RS_ADDRS[0]} 80 1 masq /name ^rs")
+            self.assertTrue(any(re.fullmatch(stamp + rs1_id + r" \[up\] -", l) for l in lines), lines[:4])
+            self.assertTrue(any(re.fullmatch(stamp + rs1_id + r" \[down\] Server in maintenance", l) for l in lines), lines)
 
 class DatagramChecks(CheckAssertions):
     def test_keepalived_dns_udp_and_ping_checks(self):
