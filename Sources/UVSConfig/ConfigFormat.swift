@@ -33,11 +33,12 @@ public enum ConfigFormat: String, Sendable, CaseIterable {
 public enum ConfigLoader {
     public typealias FileError = ConfigText.FileError
 
-    public static func load(path: String, format: ConfigFormat? = nil) throws(FileError) -> DirectorConfig {
+    /// `configID`: keepalived's config id for `@ID` lines (default: the host name's first label).
+    public static func load(path: String, format: ConfigFormat? = nil, configID: String? = nil) throws(FileError) -> DirectorConfig {
         guard let text = ConfigText.read(path) else { throw FileError(file: path, line: 1, message: "cannot read the file") }
         let f = format ?? ConfigFormat.detect(text)
         switch f {
-        case .keepalived: return try KeepalivedReader.read(path: path, text: text)
+        case .keepalived: return try KeepalivedReader.read(path: path, text: text, configID: configID)
         case .lvs: return try LvsReader.read(path: path, text: text)
         case .ldirectord: return try LdirectordReader.read(path: path, text: text)
         case .rules:

@@ -23,28 +23,29 @@ enum KeepalivedLexer {
     struct Token { var text: String; var quoted: Bool; var file: String; var line: Int }
 
     /// Reads `path` and its includes into a flat token stream, braces as their own tokens.
-    static func tokens(path: String, text: String? = nil, depth: Int = 0) throws(FileError) -> [Token] {
+    static func tokens(path: String, text: String? = nil, configID: String? = nil) throws(FileError) -> [Token] {
+        var params = KeepalivedParameters(configID: configID)
+        return try tokens(path: path, text: text, depth: 0, params: &params)
+    }
+
+    /// `params`: keepalived's definitions are global, across includes.
+    static func tokens(path: String, text: String?, depth: Int, params: inout KeepalivedParameters) throws(FileError) -> [Token] {
         guard depth < 32 else { throw FileError(file: path, line: 1, message: "include nesting too deep") }
         guard let body = text ?? ConfigText.read(path) else {
             throw FileError(file: path, line: 0, message: "cannot read the file")
         }
         var out: [Token] = []
         for (n, raw) in body.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = try lineTokens(String(raw), file: path, line: n + 1)
+            guard let text = try params.rewrite(String(raw), file: path, line: n + 1) else { continue }
+            let line = try lineTokens(text, file: path, line: n + 1)
             if let first = line.first, !first.quoted, first.text == "include" {
                 guard line.count == 2 else {
                     throw FileError(file: path, line: n + 1, message: "include takes one file pattern")
                 }
                 for f in includeMatches(line[1].text, relativeTo: path) {
-                    out += try tokens(path: f, depth: depth + 1)
+                    out += try tokens(path: f, text: nil, depth: depth + 1, params: &params)
                 }
                 continue
-            }
-            // Parameters, conditional lines and sequences rewrite the text itself: refused by name.
-            if let first = line.first, !first.quoted,
-               ["$", "@", "~SEQ", "~LST"].contains(where: { first.text.hasPrefix($0) }) {
-                throw FileError(file: path, line: n + 1,
-                                message: "'\(first.text)': keepalived's parameters, conditional lines and sequences are not supported by uvs")
             }
             out += line
         }

@@ -7,8 +7,8 @@ import UVSEngine
 public enum KeepalivedReader {
     public typealias FileError = ConfigText.FileError
 
-    public static func read(path: String, text: String? = nil) throws(FileError) -> DirectorConfig {
-        let stmts = try KeepalivedLexer.statements(KeepalivedLexer.tokens(path: path, text: text))
+    public static func read(path: String, text: String? = nil, configID: String? = nil) throws(FileError) -> DirectorConfig {
+        let stmts = try KeepalivedLexer.statements(KeepalivedLexer.tokens(path: path, text: text, configID: configID))
         var cfg = DirectorConfig()
         var groups: [String: [ConfigStatement]] = [:]
         for st in stmts where st.keyword == "virtual_server_group" {

@@ -12,6 +12,8 @@ struct ConfigCommand: ParsableCommand {
 
     @Option(name: .long, help: "Force the format: lvs, ldirectord or keepalived (detected from the content otherwise).")
     var format: String?
+    @Option(name: .customLong("config-id"), help: "keepalived's config id for @ID lines (default: the host name's first label).")
+    var configID: String?
     @Flag(name: .long, help: "Also print a table of the checks.")
     var explain = false
     @Argument(help: "The configuration file.") var file: String
@@ -24,7 +26,7 @@ struct ConfigCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let cfg = try ConfigLoader.load(path: file, format: format.flatMap { ConfigFormat(rawValue: $0) })
+            let cfg = try ConfigLoader.load(path: file, format: format.flatMap { ConfigFormat(rawValue: $0) }, configID: configID)
             print(try cfg.savedRules(), terminator: "")
             if explain { print(CheckTable.render(cfg), terminator: "") }
         } catch {

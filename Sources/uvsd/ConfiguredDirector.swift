@@ -14,9 +14,9 @@ enum ConfiguredDirector {
         let director = Mutex<Director?>(nil)
     }
 
-    static func run(_ options: DirectorOptions, config path: String, format: ConfigFormat?, checkSource: String?,
+    static func run(_ options: DirectorOptions, config path: String, format: ConfigFormat?, configID: String? = nil, checkSource: String?,
                     log: Logger) throws {
-        let cfg = try ConfigLoader.load(path: path, format: format)
+        let cfg = try ConfigLoader.load(path: path, format: format, configID: configID)
         let target = Target()
         let monitor = HealthMonitor(cfg, bind: checkSource, threadSetup: { Director.keepOffWorkers(options) }, log: log) { cmds in
             guard let d = target.director.withLock({ $0 }) else { return "the director is not running" }
@@ -27,7 +27,7 @@ enum ConfiguredDirector {
         let d = try Director(o, logger: log)
         d.reloadHandler = {
             do {
-                let next = try ConfigLoader.load(path: path, format: format)
+                let next = try ConfigLoader.load(path: path, format: format, configID: configID)
                 if let e = monitor.reload(next, applyTable: { d.replaceRules(with: $0) }) {
                     log.error("SIGHUP: \(e); keeping the running configuration")
                 } else {

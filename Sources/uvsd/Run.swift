@@ -23,6 +23,8 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Configuration file: lvs.cf, ldirectord.cf or keepalived.conf (checks run as its tool runs them).")
     var config: String?
     @Option(name: .long, help: "Force the configuration's format: lvs, ldirectord or keepalived.") var format: String?
+    @Option(name: .customLong("config-id"), help: "keepalived's config id for @ID lines (default: the host name's first label).")
+    var configID: String?
     @Option(name: .customLong("check-source"), help: "Address the checks' connections leave from (default: the kernel's choice, the director's own address).")
     var checkSource: String?
     @Option(name: .long, help: "Client-side interface (the VIPs' link).") var interface: String
@@ -77,7 +79,7 @@ struct RunCommand: ParsableCommand {
         Director.blockSignals()
         do {
             if let config {
-                try ConfiguredDirector.run(o, config: config, format: format.flatMap { ConfigFormat(rawValue: $0) },
+                try ConfiguredDirector.run(o, config: config, format: format.flatMap { ConfigFormat(rawValue: $0) }, configID: configID,
                                            checkSource: checkSource, log: log)
                 return
             }

@@ -142,6 +142,35 @@ struct KeepalivedReaderTests {
         #expect(cs[3].retry == 0 && cs[3].timeout == 10)   // misc_timeout defaults to the VS delay_loop
     }
 
+    @Test func parametersAndConditionalLines() throws {
+        let text = """
+            $IP=192.0.2.1
+            $RS=10.0.0.$N
+            $N=7
+            $W=weight 4
+            virtual_server $IP 80 {
+              protocol TCP
+              @dirA lb_algo rr
+              @^dirA lb_algo sh
+              real_server $RS 80 { $W }
+              real_server 10.0.0.8 80 { weight 2$N }
+            }
+            """
+        // $RS's value is scanned again ($N defined later, before use); a name needs a blank or
+        // the end after it, not before it: "2$N" is 27.
+        let ok = text
+        #expect(try KeepalivedReader.read(path: "/tmp/k.conf", text: ok, configID: "dirA").savedRules() == """
+            -A -t 192.0.2.1:80 -s rr
+            -a -t 192.0.2.1:80 -r 10.0.0.7:80 -m -w 4
+            -a -t 192.0.2.1:80 -r 10.0.0.8:80 -m -w 27
+
+            """)
+        #expect(error("$N=7\nvirtual_server 192.0.2.1 80 {\n real_server 10.0.0.8 80 { weight $N1 }\n}") == "/tmp/k.conf:3: 'weight' needs a number in 0…2147483647")
+        #expect(try KeepalivedReader.read(path: "/tmp/k.conf", text: ok, configID: "dirB").savedRules().hasPrefix("-A -t 192.0.2.1:80 -s sh\n"))
+        // An undefined name stays as written.
+        #expect(error("virtual_server 192.0.2.1 $NOPORT {\n}") == "/tmp/k.conf:1: virtual_server: bad port '$NOPORT'")
+    }
+
     @Test func refusals() {
         #expect(error("virtual_server 192.0.2.1 80 {\n  lvs_sched bogus\n  real_server 10.0.0.1 80 { }\n}")
                 == "/tmp/k.conf:2: lvs_sched: unknown scheduler 'bogus'")
@@ -152,7 +181,10 @@ struct KeepalivedReaderTests {
         #expect(error("}") == "/tmp/k.conf:1: extra '}'")
         #expect(error("virtual_server 192.0.2.1 80 {\n  protocol TCP") == "/tmp/k.conf:2: missing '}' at the end of the file")
         #expect(error("virtual_server 192.0.2.1 80 {\n misc_path \"unterminated\n}") == "/tmp/k.conf:2: unterminated quoted string")
-        #expect(error("$VAR=1") == "/tmp/k.conf:1: '$VAR=1': keepalived's parameters, conditional lines and sequences are not supported by uvs")
+        #expect(error("$MULTI=a \\") == "/tmp/k.conf:1: '$MULTI': multi-line definitions are not supported by uvs")
+        #expect(error("$F(a)=x") == "/tmp/k.conf:1: '$F(': parameterised definitions are not supported by uvs")
+        #expect(error("~SEQ(i, 1, 1, 3) virtual_server 192.0.2.$i 80 { }") == "/tmp/k.conf:1: '~SEQ': keepalived's sequences are not supported by uvs")
+        #expect(error("virtual_server ${_RANDOM} 80 { }") == "/tmp/k.conf:1: '${_RANDOM}': keepalived's predefined _RANDOM is not supported by uvs")
         #expect(error("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 10.0.0.1 80 {\n  HTTP_GET { connect_timeout 3 }\n }\n}")
                 == "/tmp/k.conf:4: HTTP_GET needs at least one url")
         #expect(error("virtual_server 192.0.2.1 80 {\n lvs_method TUN type gue\n real_server 10.0.0.1 80 { }\n}")
