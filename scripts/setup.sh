@@ -4,8 +4,9 @@
 set -euo pipefail
 need=()
 # ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth;
-# dnsmasq, pyftpdlib and tinyproxy: real DNS, FTP and proxy servers for the checks lab.
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib openssl tinyproxy-bin; do
+# dnsmasq, pyftpdlib, tinyproxy and slapd: real DNS, FTP, proxy and LDAP servers for the checks lab
+# (slapd unconfigured: the lab runs its own with a private configuration; none is started here).
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib openssl tinyproxy-bin slapd ldap-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -15,6 +16,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${need[*]}"
   apt-get update -qq
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 command -v swift >/dev/null || { echo "setup: swift is not on PATH" >&2; exit 1; }

@@ -69,6 +69,8 @@ enum Probe {
                 return try await SIPProbe.run(spec, t, group)
             case .radius:
                 return await RADIUSProbe.run(spec, t)
+            case .ldap:
+                return try await LDAPProbe.run(spec, t, group)
             case .dns, .udp, .ping:
                 return try await DatagramChecks.run(spec, format: format, target: t, group: group)
             case .file:

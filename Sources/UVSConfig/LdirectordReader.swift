@@ -13,7 +13,7 @@ public enum LdirectordReader {
     static let probedServices: [String: CheckSpec.Kind] = [
         "http": .http, "https": .https, "smtp": .smtp, "submission": .smtp, "dns": .dns,
         "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap, "ftp": .ftp, "sip": .sip, "radius": .radius,
-        "pops": .pop, "imaps": .imap, "http_proxy": .http,
+        "pops": .pop, "imaps": .imap, "http_proxy": .http, "ldap": .ldap, "ldaps": .ldap,
     ]
     static let knownServices: Set<String> = [
         "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "ldaps", "nntp", "mysql", "none", "oracle",
@@ -439,6 +439,12 @@ public enum LdirectordReader {
                     case .sip:
                         spec.settings = [("login", [v.login.isEmpty && v.service == "sip" ? "ldirectord@\(Self.hostname())" : v.login]),
                                          ("protocol", [v.proto])]
+                    case .ldap:
+                        // The alarm is checktimeout, Net::LDAP's timeout negotiatetimeout: the shorter rules.
+                        spec.timeout = Double(min(checkTimeout, negotiateTimeout))
+                        spec.settings = [("request", [String(request.dropFirst())]), ("receive", [receive]),
+                                         ("login", [v.login]), ("passwd", [v.passwd])]
+                        if serviceName == "ldaps" { spec.settings.append(("tls", ["yes"])) }
                     case .radius:
                         // The alarm is checktimeout, the answer's wait negotiatetimeout: the shorter rules.
                         spec.timeout = Double(min(checkTimeout, negotiateTimeout))

@@ -122,3 +122,19 @@ struct MonitorFileTests {
         #expect(LdirectordReader.squeezeColons("negotiate:http:tcp:10.0.0.1:80:::1:masq:/x:") == "negotiate http tcp 10.0.0.1 80 1 masq /x ")
     }
 }
+
+/// ldirectord's ldap check on the wire (RFC 4511 BER).
+struct LDAPProbeTests {
+    @Test func bindAndSearchEncoding() {
+        let dn = Array("cn=admin,dc=lab".utf8), pw = Array("secret".utf8)
+        #expect(LDAPProbe.bind(id: 1, dn: "cn=admin,dc=lab", password: "secret")
+                == [0x30, 0x21, 0x02, 0x01, 0x01, 0x60, 0x1c, 0x02, 0x01, 0x03, 0x04, 0x0f] + dn + [0x80, 0x06] + pw)
+        let s = LDAPProbe.search(id: 2, base: "dc=lab")
+        #expect(Array(s.prefix(7)) == [0x30, 0x2b, 0x02, 0x01, 0x02, 0x63, 0x26])
+        #expect(s.suffix(15) == [0x87, 0x0b] + Array("objectClass".utf8) + [0x30, 0x00])
+        // A long-form length, and an element that is not complete yet.
+        let long = LDAPProbe.tlv(0x04, [UInt8](repeating: 0x61, count: 300))
+        #expect(Array(long.prefix(4)) == [0x04, 0x82, 0x01, 0x2c])
+        #expect(LDAPProbe.element(long)?.end == 304 && LDAPProbe.element(Array(long.prefix(200))) == nil)
+    }
+}

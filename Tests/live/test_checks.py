@@ -651,6 +651,50 @@ virtual={VIP}:995
             self.assertIn("radius", reasons[f"{RS_ADDRS[2]}:1812"])
 
 
+class LdirectordLDAPCheck(CheckAssertions):
+    @unittest.skipUnless(os.path.exists("/usr/sbin/slapd"), "slapd is not installed (apt install slapd)")
+    def test_ldap_bind_and_base_search_against_slapd(self):
+        """service=ldap against OpenLDAP's slapd (a private configuration in the lab): a bind and
+        a base search that finds exactly the base entry is up; a wrong password, a missing base
+        or a killed server is down."""
+        with Lab("nat") as lab:
+            d = os.path.join(lab.tmp, "ldap")
+            os.makedirs(os.path.join(d, "db"))
+            conf = os.path.join(d, "slapd.conf")
+            with open(conf, "w") as f:
+                f.write("include /etc/ldap/schema/core.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n"
+                        f"pidfile {d}/slapd.pid\ndatabase mdb\nsuffix \"dc=lab\"\nrootdn \"cn=admin,dc=lab\"\n"
+                        f"rootpw secret\ndirectory {d}/db\n")
+            with open(os.path.join(d, "base.ldif"), "w") as f:
+                f.write("dn: dc=lab\nobjectClass: dcObject\nobjectClass: organization\no: lab\ndc: lab\n")
+            subprocess.run(["slapadd", "-f", conf, "-l", os.path.join(d, "base.ldif")], check=True, capture_output=True)
+            slapd = lab.spawn("rs1", "slapd", "-f", conf, "-h", f"ldap://{RS_ADDRS[0]}:389/", "-d", "0",
+                              log=os.path.join(lab.tmp, "slapd.log"))
+            lab.wait_port("rs1", 389)
+            def virtual(port, request, passwd):
+                return (f"virtual={VIP}:{port}\n\treal={RS_ADDRS[0]}:389 masq\n\tservice=ldap\n\trequest=\"{request}\"\n"
+                        f"\treceive=\"^dc=lab$\"\n\tlogin=\"cn=admin,dc=lab\"\n\tpasswd=\"{passwd}\"\n")
+            cf = ("checktimeout=2\nnegotiatetimeout=2\ncheckinterval=1\n" + virtual(389, "dc=lab", "secret")
+                  + virtual(390, "dc=lab", "wrong") + virtual(391, "dc=nosuch", "secret"))
+            lab.start_uvsd(config=cf, config_name="ldirectord.cf")
+            good = f"-> {RS_ADDRS[0]}:389"
+            def listing():
+                return lab.uvsadm("-L", "-n").stdout
+            deadline = time.time() + 6
+            while time.time() < deadline and good not in listing():
+                time.sleep(0.1)
+            services = {s["service"]: s["servers"][0] for s in self.checks(lab)["services"]}
+            self.assertEqual(services[f"TCP {VIP}:389"]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
+            self.assertEqual(services[f"TCP {VIP}:390"]["state"], "down")
+            self.assertIn("bind failed", services[f"TCP {VIP}:390"]["last_failure"]["reason"])
+            self.assertEqual(services[f"TCP {VIP}:391"]["state"], "down")
+            self.assertIn("0 entries", services[f"TCP {VIP}:391"]["last_failure"]["reason"])
+            kill(slapd)
+            deadline = time.time() + 6
+            while time.time() < deadline and self.checks(lab)["services"][0]["servers"][0]["state"] == "up":
+                time.sleep(0.1)
+            self.assertEqual(self.checks(lab)["services"][0]["servers"][0]["state"], "down")
+
 class LdirectordProxyCheck(CheckAssertions):
     @unittest.skipUnless(shutil.which("tinyproxy"), "tinyproxy is not installed (apt install tinyproxy-bin)")
     def test_http_proxy_through_tinyproxy(self):
