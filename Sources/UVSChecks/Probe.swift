@@ -71,6 +71,8 @@ enum Probe {
                 return await RADIUSProbe.run(spec, t)
             case .ldap:
                 return try await LDAPProbe.run(spec, t, group)
+            case .pgsql:
+                return try await PostgresProbe.run(spec, t, group)
             case .dns, .udp, .ping:
                 return try await DatagramChecks.run(spec, format: format, target: t, group: group)
             case .file:

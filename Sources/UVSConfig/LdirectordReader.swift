@@ -13,7 +13,7 @@ public enum LdirectordReader {
     static let probedServices: [String: CheckSpec.Kind] = [
         "http": .http, "https": .https, "smtp": .smtp, "submission": .smtp, "dns": .dns,
         "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap, "ftp": .ftp, "sip": .sip, "radius": .radius,
-        "pops": .pop, "imaps": .imap, "http_proxy": .http, "ldap": .ldap, "ldaps": .ldap,
+        "pops": .pop, "imaps": .imap, "http_proxy": .http, "ldap": .ldap, "ldaps": .ldap, "pgsql": .pgsql,
     ]
     static let knownServices: Set<String> = [
         "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "ldaps", "nntp", "mysql", "none", "oracle",
@@ -55,7 +55,7 @@ public enum LdirectordReader {
         var host: String?, port: String?, fwmark: UInt32?
         var proto = "tcp", service: String?, serviceLine = 0, checktype = "negotiate", combined = 0
         var scheduler = "wrr", persistent: UInt32?, netmask: String?, ops = false
-        var request = "/", receive = "", httpmethod = "GET", virtualhost: String?, login = "", passwd = "", secret = ""
+        var request = "/", receive = "", httpmethod = "GET", virtualhost: String?, login = "", passwd = "", secret = "", database = ""
         var checkcommand = "/bin/true", checkport: UInt16?
         var checkTimeout = -1, negotiateTimeout = -1, checkInterval: Int?, checkCount = -1, failureCount = -1
         var quiescent: Bool?
@@ -222,7 +222,8 @@ public enum LdirectordReader {
         case "login": vs.login = try needQuoted()
         case "passwd": vs.passwd = try needQuoted()
         case "secret": vs.secret = try needQuoted()
-        case "database", "load": _ = try needQuoted()
+        case "database": vs.database = try needQuoted()
+        case "load": _ = try needQuoted()
         case "checktype":
             if let x = number(v), v.first?.isNumber == true { vs.checktype = "combined"; vs.combined = x; break }
             let w = String(v.prefix(while: { $0.isLetter || $0 == "-" }))
@@ -439,6 +440,9 @@ public enum LdirectordReader {
                     case .sip:
                         spec.settings = [("login", [v.login.isEmpty && v.service == "sip" ? "ldirectord@\(Self.hostname())" : v.login]),
                                          ("protocol", [v.proto])]
+                    case .pgsql:
+                        spec.settings = [("request", [String(request.dropFirst())]), ("login", [v.login]), ("passwd", [v.passwd]),
+                                         ("database", [v.database])]
                     case .ldap:
                         // The alarm is checktimeout, Net::LDAP's timeout negotiatetimeout: the shorter rules.
                         spec.timeout = Double(min(checkTimeout, negotiateTimeout))

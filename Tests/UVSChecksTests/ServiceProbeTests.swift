@@ -138,3 +138,22 @@ struct LDAPProbeTests {
         #expect(LDAPProbe.element(long)?.end == 304 && LDAPProbe.element(Array(long.prefix(200))) == nil)
     }
 }
+
+/// ldirectord's pgsql check: PostgreSQL's password exchanges.
+struct PostgresProbeTests {
+    @Test func scramSHA256MatchesRFC7677() throws {
+        let r = try #require(PostgresProbe.scramFinal(
+            password: "pencil", clientFirstBare: "n=user,r=rOprNGfwEbeRWgbNEkqO",
+            serverFirst: "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"))
+        #expect(r.final == "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+        #expect(Base64.encode(r.serverSignature) == "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+    }
+
+    @Test func md5PasswordAndFraming() {
+        #expect(PostgresProbe.md5Password(user: "probe", password: "sesame", salt: [1, 2, 3, 4]) == "md580fae899fdb3ba6ad9571b2b62790fbe")
+        #expect(PostgresProbe.message("Q", PostgresProbe.cstring("SELECT 1")) == [0x51, 0, 0, 0, 13] + Array("SELECT 1".utf8) + [0])
+        let s = PostgresProbe.startup(user: "u", database: "")
+        #expect(s == [0, 0, 0, 16, 0, 3, 0, 0] + Array("user".utf8) + [0, 0x75, 0, 0])
+        #expect(Base64.decode(Base64.encode([0xff, 0x00, 0x10, 0x20])) == [0xff, 0x00, 0x10, 0x20])
+    }
+}

@@ -1,6 +1,7 @@
 """Health checks live: uvsd run --config with each format's file, real servers that really fail
 and recover (process killed, link down, wrong content, scripts' exit codes), asserting the
 listing, the weights, the check-state listing and where new connections go."""
+import glob
 import hashlib
 import json
 import os
@@ -694,6 +695,55 @@ class LdirectordLDAPCheck(CheckAssertions):
             while time.time() < deadline and self.checks(lab)["services"][0]["servers"][0]["state"] == "up":
                 time.sleep(0.1)
             self.assertEqual(self.checks(lab)["services"][0]["servers"][0]["state"], "down")
+
+def postgres_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    return found[-1] if found else None
+
+
+class LdirectordPgsqlCheck(CheckAssertions):
+    @unittest.skipUnless(postgres_bin(), "PostgreSQL is not installed (apt install postgresql)")
+    def test_pgsql_login_and_query_against_postgres(self):
+        """service=pgsql against a real PostgreSQL (its own cluster in the lab, SCRAM-SHA-256 on
+        TCP): a query that returns a row is up; no row, a wrong password or a killed server is down."""
+        pg = os.path.dirname(postgres_bin())
+        with Lab("nat") as lab:
+            os.chmod(lab.tmp, 0o755)
+            d = os.path.join(lab.tmp, "pg")
+            os.makedirs(d)
+            with open(os.path.join(d, "pw"), "w") as f:
+                f.write("sesame\n")
+            shutil.chown(d, "postgres")
+            subprocess.run(["runuser", "-u", "postgres", "--", f"{pg}/initdb", "-D", f"{d}/data", "-U", "probe",
+                            f"--pwfile={d}/pw", "--auth-host=scram-sha-256", "--auth-local=trust"],
+                           check=True, capture_output=True)
+            with open(f"{d}/data/pg_hba.conf", "a") as f:
+                f.write("host all all 0.0.0.0/0 scram-sha-256\n")   # the director's address is not local
+            server = lab.spawn("rs1", "runuser", "-u", "postgres", "--", f"{pg}/postgres", "-D", f"{d}/data",
+                               "-h", RS_ADDRS[0], "-k", d, "-p", "5432", log=os.path.join(lab.tmp, "postgres.log"))
+            lab.wait_port("rs1", 5432)
+            def virtual(port, request, passwd):
+                return (f"virtual={VIP}:{port}\n\treal={RS_ADDRS[0]}:5432 masq\n\tservice=pgsql\n\trequest=\"{request}\"\n"
+                        f"\tlogin=\"probe\"\n\tpasswd=\"{passwd}\"\n\tdatabase=\"postgres\"\n")
+            cf = ("checktimeout=3\nnegotiatetimeout=3\ncheckinterval=1\n" + virtual(5432, "SELECT 1", "sesame")
+                  + virtual(5433, "SELECT 1 WHERE false", "sesame") + virtual(5434, "SELECT 1", "wrong"))
+            lab.start_uvsd(config=cf, config_name="ldirectord.cf")
+            def state():
+                return {s["service"]: s["servers"][0] for s in self.checks(lab)["services"]}
+            deadline = time.time() + 8
+            while time.time() < deadline and state()[f"TCP {VIP}:5432"]["state"] != "up":
+                time.sleep(0.1)
+            st = state()
+            self.assertEqual(st[f"TCP {VIP}:5432"]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
+            self.assertEqual(st[f"TCP {VIP}:5433"]["state"], "down")
+            self.assertIn("no row", st[f"TCP {VIP}:5433"]["last_failure"]["reason"])
+            self.assertEqual(st[f"TCP {VIP}:5434"]["state"], "down")
+            self.assertIn("password authentication failed", st[f"TCP {VIP}:5434"]["last_failure"]["reason"])
+            kill(server)
+            deadline = time.time() + 6
+            while time.time() < deadline and state()[f"TCP {VIP}:5432"]["state"] == "up":
+                time.sleep(0.1)
+            self.assertEqual(state()[f"TCP {VIP}:5432"]["state"], "down")
 
 class LdirectordProxyCheck(CheckAssertions):
     @unittest.skipUnless(shutil.which("tinyproxy"), "tinyproxy is not installed (apt install tinyproxy-bin)")
