@@ -4,9 +4,9 @@
 set -euo pipefail
 need=()
 # ldirectord: the real one drives uvsd through uvsadm in the checks lab; keepalived: config truth;
-# dnsmasq, pyftpdlib, tinyproxy and slapd: real DNS, FTP, proxy and LDAP servers for the checks lab
-# (slapd unconfigured: the lab runs its own with a private configuration; none is started here).
-for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib openssl tinyproxy-bin slapd ldap-utils; do
+# dnsmasq, pyftpdlib, tinyproxy, slapd and MariaDB's core: real DNS, FTP, proxy, LDAP and SQL servers
+# for the checks lab (packages that start no service; slapd unconfigured: the labs run their own).
+for pkg in libpcap-dev libnet1-dev iproute2 tcpdump tcpreplay curl python3 util-linux ldirectord keepalived dnsmasq-base python3-pyftpdlib openssl tinyproxy-bin slapd ldap-utils mariadb-server-core mariadb-client-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

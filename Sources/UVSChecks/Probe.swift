@@ -73,6 +73,8 @@ enum Probe {
                 return try await LDAPProbe.run(spec, t, group)
             case .pgsql:
                 return try await PostgresProbe.run(spec, t, group)
+            case .mysql:
+                return try await MySQLProbe.run(spec, t, group)
             case .dns, .udp, .ping:
                 return try await DatagramChecks.run(spec, format: format, target: t, group: group)
             case .file:

@@ -96,7 +96,7 @@ public struct CheckSpec: Sendable, Equatable {
         /// ldirectord simpletcp / nntp / pop / imap: line protocols.
         case simpleTCP = "simpletcp", nntp = "nntp", pop = "pop", imap = "imap"
         /// ldirectord ftp (login, cwd /, binary, passive, get), sip (OPTIONS), radius (a password check).
-        case ftp = "ftp", sip = "sip", radius = "radius", ldap = "ldap", pgsql = "pgsql"
+        case ftp = "ftp", sip = "sip", radius = "radius", ldap = "ldap", pgsql = "pgsql", mysql = "mysql"
         /// ldirectord checktype=off: never up.
         case off = "off"
     }

@@ -13,7 +13,7 @@ public enum LdirectordReader {
     static let probedServices: [String: CheckSpec.Kind] = [
         "http": .http, "https": .https, "smtp": .smtp, "submission": .smtp, "dns": .dns,
         "simpletcp": .simpleTCP, "nntp": .nntp, "pop": .pop, "imap": .imap, "ftp": .ftp, "sip": .sip, "radius": .radius,
-        "pops": .pop, "imaps": .imap, "http_proxy": .http, "ldap": .ldap, "ldaps": .ldap, "pgsql": .pgsql,
+        "pops": .pop, "imaps": .imap, "http_proxy": .http, "ldap": .ldap, "ldaps": .ldap, "pgsql": .pgsql, "mysql": .mysql,
     ]
     static let knownServices: Set<String> = [
         "dns", "ftp", "http", "https", "http_proxy", "imap", "imaps", "ldap", "ldaps", "nntp", "mysql", "none", "oracle",
@@ -440,7 +440,7 @@ public enum LdirectordReader {
                     case .sip:
                         spec.settings = [("login", [v.login.isEmpty && v.service == "sip" ? "ldirectord@\(Self.hostname())" : v.login]),
                                          ("protocol", [v.proto])]
-                    case .pgsql:
+                    case .pgsql, .mysql:
                         spec.settings = [("request", [String(request.dropFirst())]), ("login", [v.login]), ("passwd", [v.passwd]),
                                          ("database", [v.database])]
                     case .ldap:

@@ -157,3 +157,21 @@ struct PostgresProbeTests {
         #expect(Base64.decode(Base64.encode([0xff, 0x00, 0x10, 0x20])) == [0xff, 0x00, 0x10, 0x20])
     }
 }
+
+/// ldirectord's mysql check: the protocol-10 login.
+struct MySQLProbeTests {
+    @Test func nativePasswordAndHandshake() {
+        let scramble = Array(UInt8(1)...UInt8(20))
+        #expect(PostgresProbe.hex(MySQLProbe.nativePassword("sesame", scramble: scramble)) == "bd1311674b08176dc159a8f9dc74318018dc1938")
+        #expect(MySQLProbe.nativePassword("", scramble: scramble).isEmpty)
+        // A greeting: version 10, "5.5.5-x\0", thread id, scramble 1-8, filler, caps, charset, status,
+        // caps, length 21, reserved, scramble 9-20 + NUL, plugin name.
+        let hello: [UInt8] = [10] + Array("5.5.5-x".utf8) + [0, 1, 0, 0, 0] + Array(scramble[0..<8]) + [0, 0xff, 0xf7, 33, 2, 0, 0xff, 0x81, 21]
+            + [UInt8](repeating: 0, count: 10) + Array(scramble[8..<20]) + [0] + Array("mysql_native_password".utf8) + [0]
+        #expect(MySQLProbe.scramble(ofHandshake: hello) == scramble)
+        #expect(MySQLProbe.packet(1, [0xaa, 0xbb]) == [2, 0, 0, 1, 0xaa, 0xbb])
+        let r = MySQLProbe.handshakeResponse(user: "probe", password: "sesame", database: "health", scramble: scramble)
+        #expect(Array(r[0..<4]) == [0x09, 0xa2, 0x08, 0x00])   // PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH | CONNECT_WITH_DB | …
+        #expect(Array(r[32..<38]) == Array("probe".utf8) + [0] && r[38] == 20)
+    }
+}

@@ -128,8 +128,9 @@ struct LdirectordReaderTests {
     }
 
     @Test func refusals() {
-        #expect(error("virtual=192.0.2.1:3306\n    real=10.0.0.1:3306 gate\n")?
-            .hasPrefix("/tmp/ld.cf:1: service=mysql: uvs does not implement") == true)
+        // Port 1521 derives service=oracle, which uvs does not run.
+        #expect(error("virtual=192.0.2.1:1521\n    real=10.0.0.1:1521 gate\n")?
+            .hasPrefix("/tmp/ld.cf:1: service=oracle: uvs does not implement") == true)
         #expect(error("virtual=192.0.2.1:80\n    real=10.0.0.1:80 bridge\n") == "/tmp/ld.cf:2: forward method must be gate, masq or ipip")
         #expect(error("virtual=192.0.2.1:80\nvirtual=192.0.2.1:80\n") == "/tmp/ld.cf:2: duplicate virtual server")
         #expect(error("timeout=3\n") == "/tmp/ld.cf:1: timeout directive deprecated in favour of checktimeout and negotiatetimeout")

@@ -745,6 +745,46 @@ class LdirectordPgsqlCheck(CheckAssertions):
                 time.sleep(0.1)
             self.assertEqual(state()[f"TCP {VIP}:5432"]["state"], "down")
 
+class LdirectordMySQLCheck(CheckAssertions):
+    @unittest.skipUnless(shutil.which("mariadbd") and shutil.which("mariadb-install-db"),
+                         "MariaDB is not installed (apt install mariadb-server-core mariadb-client-core)")
+    def test_mysql_login_and_query_against_mariadb(self):
+        """service=mysql against a real MariaDB (its own data directory in the lab): a query that
+        returns a row is up; no row, a wrong password or a killed server is down."""
+        with Lab("nat") as lab:
+            d = os.path.join(lab.tmp, "my")
+            os.makedirs(d)
+            subprocess.run(["mariadb-install-db", "--user=root", f"--datadir={d}/data", "--auth-root-authentication-method=socket",
+                            "--skip-test-db"], check=True, capture_output=True)
+            server = lab.spawn("rs1", "mariadbd", "--user=root", f"--datadir={d}/data", f"--socket={d}/sock", "--port=3306",
+                               f"--bind-address={RS_ADDRS[0]}", f"--pid-file={d}/pid", f"--log-error={d}/err.log",
+                               "--skip-name-resolve")   # no DNS in the lab
+            lab.wait_port("rs1", 3306)
+            subprocess.run(["mariadb", "-S", f"{d}/sock", "-e", "CREATE USER probe@'%' IDENTIFIED BY 'sesame'; CREATE DATABASE health; GRANT SELECT ON health.* TO probe@'%'"],
+                           check=True, capture_output=True)
+            def virtual(port, request, passwd):
+                return (f"virtual={VIP}:{port}\n\treal={RS_ADDRS[0]}:3306 masq\n\tservice=mysql\n\trequest=\"{request}\"\n"
+                        f"\tlogin=\"probe\"\n\tpasswd=\"{passwd}\"\n\tdatabase=\"health\"\n")
+            cf = ("checktimeout=3\nnegotiatetimeout=3\ncheckinterval=1\n" + virtual(3306, "SELECT 1", "sesame")
+                  + virtual(3307, "SELECT 1 FROM DUAL WHERE 1 = 0", "sesame") + virtual(3308, "SELECT 1", "wrong"))
+            lab.start_uvsd(config=cf, config_name="ldirectord.cf")
+            def state():
+                return {s["service"]: s["servers"][0] for s in self.checks(lab)["services"]}
+            deadline = time.time() + 8
+            while time.time() < deadline and state()[f"TCP {VIP}:3306"]["state"] != "up":
+                time.sleep(0.1)
+            st = state()
+            self.assertEqual(st[f"TCP {VIP}:3306"]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
+            self.assertEqual(st[f"TCP {VIP}:3307"]["state"], "down")
+            self.assertIn("no row", st[f"TCP {VIP}:3307"]["last_failure"]["reason"])
+            self.assertEqual(st[f"TCP {VIP}:3308"]["state"], "down")
+            self.assertIn("Access denied", st[f"TCP {VIP}:3308"]["last_failure"]["reason"])
+            kill(server)
+            deadline = time.time() + 6
+            while time.time() < deadline and state()[f"TCP {VIP}:3306"]["state"] == "up":
+                time.sleep(0.1)
+            self.assertEqual(state()[f"TCP {VIP}:3306"]["state"], "down")
+
 class LdirectordProxyCheck(CheckAssertions):
     @unittest.skipUnless(shutil.which("tinyproxy"), "tinyproxy is not installed (apt install tinyproxy-bin)")
     def test_http_proxy_through_tinyproxy(self):
