@@ -108,6 +108,34 @@ class CheckAssertions(LiveTestCase):
     def checks(self, lab):
         return json.loads(lab.uvsadm("-L", "--checks", "--json").stdout)
 
+    def sql_lab(self, lab, server, service, port, database, denied):
+        """ldirectord's SQL checks against `server` (the Popen of a real database on rs1:port):
+        one virtual whose query returns a row (up), one whose query returns none, one with a
+        wrong password (both down, `denied` in the reason), then the server killed (down)."""
+        def virtual(vport, request, passwd):
+            return (f"virtual={VIP}:{vport}\n\treal={RS_ADDRS[0]}:{port} masq\n\tservice={service}\n\trequest=\"{request}\"\n"
+                    f"\tlogin=\"probe\"\n\tpasswd=\"{passwd}\"\n\tdatabase=\"{database}\"\n")
+        cf = ("checktimeout=3\nnegotiatetimeout=3\ncheckinterval=1\n" + virtual(port, "SELECT 1", "sesame")
+              + virtual(port + 1, "SELECT 1 FROM (SELECT 1) AS t WHERE 1 = 0", "sesame") + virtual(port + 2, "SELECT 1", "wrong"))
+        lab.start_uvsd(config=cf, config_name="ldirectord.cf")
+        good, empty, wrong = (f"TCP {VIP}:{port + i}" for i in range(3))
+        def state():
+            return {s["service"]: s["servers"][0] for s in self.checks(lab)["services"]}
+        def until(predicate, timeout):
+            deadline = time.time() + timeout
+            while time.time() < deadline and not predicate():
+                time.sleep(0.1)
+        until(lambda: state()[good]["state"] == "up", 8)
+        st = state()
+        self.assertEqual(st[good]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
+        self.assertEqual(st[empty]["state"], "down")
+        self.assertIn("no row", st[empty]["last_failure"]["reason"])
+        self.assertEqual(st[wrong]["state"], "down")
+        self.assertIn(denied, st[wrong]["last_failure"]["reason"])
+        kill(server)
+        until(lambda: state()[good]["state"] == "down", 6)
+        self.assertEqual(state()[good]["state"], "down")
+
 
 class HealthChecks(CheckAssertions):
 
@@ -722,28 +750,7 @@ class LdirectordPgsqlCheck(CheckAssertions):
             server = lab.spawn("rs1", "runuser", "-u", "postgres", "--", f"{pg}/postgres", "-D", f"{d}/data",
                                "-h", RS_ADDRS[0], "-k", d, "-p", "5432", log=os.path.join(lab.tmp, "postgres.log"))
             lab.wait_port("rs1", 5432)
-            def virtual(port, request, passwd):
-                return (f"virtual={VIP}:{port}\n\treal={RS_ADDRS[0]}:5432 masq\n\tservice=pgsql\n\trequest=\"{request}\"\n"
-                        f"\tlogin=\"probe\"\n\tpasswd=\"{passwd}\"\n\tdatabase=\"postgres\"\n")
-            cf = ("checktimeout=3\nnegotiatetimeout=3\ncheckinterval=1\n" + virtual(5432, "SELECT 1", "sesame")
-                  + virtual(5433, "SELECT 1 WHERE false", "sesame") + virtual(5434, "SELECT 1", "wrong"))
-            lab.start_uvsd(config=cf, config_name="ldirectord.cf")
-            def state():
-                return {s["service"]: s["servers"][0] for s in self.checks(lab)["services"]}
-            deadline = time.time() + 8
-            while time.time() < deadline and state()[f"TCP {VIP}:5432"]["state"] != "up":
-                time.sleep(0.1)
-            st = state()
-            self.assertEqual(st[f"TCP {VIP}:5432"]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
-            self.assertEqual(st[f"TCP {VIP}:5433"]["state"], "down")
-            self.assertIn("no row", st[f"TCP {VIP}:5433"]["last_failure"]["reason"])
-            self.assertEqual(st[f"TCP {VIP}:5434"]["state"], "down")
-            self.assertIn("password authentication failed", st[f"TCP {VIP}:5434"]["last_failure"]["reason"])
-            kill(server)
-            deadline = time.time() + 6
-            while time.time() < deadline and state()[f"TCP {VIP}:5432"]["state"] == "up":
-                time.sleep(0.1)
-            self.assertEqual(state()[f"TCP {VIP}:5432"]["state"], "down")
+            self.sql_lab(lab, server, "pgsql", 5432, "postgres", "password authentication failed")
 
 class LdirectordMySQLCheck(CheckAssertions):
     @unittest.skipUnless(shutil.which("mariadbd") and shutil.which("mariadb-install-db"),
@@ -762,28 +769,7 @@ class LdirectordMySQLCheck(CheckAssertions):
             lab.wait_port("rs1", 3306)
             subprocess.run(["mariadb", "-S", f"{d}/sock", "-e", "CREATE USER probe@'%' IDENTIFIED BY 'sesame'; CREATE DATABASE health; GRANT SELECT ON health.* TO probe@'%'"],
                            check=True, capture_output=True)
-            def virtual(port, request, passwd):
-                return (f"virtual={VIP}:{port}\n\treal={RS_ADDRS[0]}:3306 masq\n\tservice=mysql\n\trequest=\"{request}\"\n"
-                        f"\tlogin=\"probe\"\n\tpasswd=\"{passwd}\"\n\tdatabase=\"health\"\n")
-            cf = ("checktimeout=3\nnegotiatetimeout=3\ncheckinterval=1\n" + virtual(3306, "SELECT 1", "sesame")
-                  + virtual(3307, "SELECT 1 FROM DUAL WHERE 1 = 0", "sesame") + virtual(3308, "SELECT 1", "wrong"))
-            lab.start_uvsd(config=cf, config_name="ldirectord.cf")
-            def state():
-                return {s["service"]: s["servers"][0] for s in self.checks(lab)["services"]}
-            deadline = time.time() + 8
-            while time.time() < deadline and state()[f"TCP {VIP}:3306"]["state"] != "up":
-                time.sleep(0.1)
-            st = state()
-            self.assertEqual(st[f"TCP {VIP}:3306"]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
-            self.assertEqual(st[f"TCP {VIP}:3307"]["state"], "down")
-            self.assertIn("no row", st[f"TCP {VIP}:3307"]["last_failure"]["reason"])
-            self.assertEqual(st[f"TCP {VIP}:3308"]["state"], "down")
-            self.assertIn("Access denied", st[f"TCP {VIP}:3308"]["last_failure"]["reason"])
-            kill(server)
-            deadline = time.time() + 6
-            while time.time() < deadline and state()[f"TCP {VIP}:3306"]["state"] == "up":
-                time.sleep(0.1)
-            self.assertEqual(state()[f"TCP {VIP}:3306"]["state"], "down")
+            self.sql_lab(lab, server, "mysql", 3306, "health", "Access denied")
 
 class LdirectordProxyCheck(CheckAssertions):
     @unittest.skipUnless(shutil.which("tinyproxy"), "tinyproxy is not installed (apt install tinyproxy-bin)")
