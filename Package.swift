@@ -47,6 +47,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Failover's pure parts: VRRP adverts and their receive validation (issue 12).
+        .target(name: "UVSFailover", dependencies: ["UVSPacket"]),
         // I/O edges: capture files, replay driver.
         .target(name: "UVSIO", dependencies: ["UVSEngine", "UVSControl", "UVSPacket", "CPcap"]),
         // The live director: AF_PACKET rings, workers, ARP/ND, tc guard, control socket.
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "UVSConfigTests", dependencies: ["UVSConfig", "UVSControl", "UVSEngine"]),
         .testTarget(name: "UVSHealthTests", dependencies: ["UVSHealth", "UVSConfig"]),
         .testTarget(name: "UVSChecksTests", dependencies: ["UVSChecks", "UVSConfig"]),
+        .testTarget(name: "UVSFailoverTests", dependencies: ["UVSFailover", "UVSPacket"]),
         .testTarget(name: "UVSLiveTests", dependencies: ["UVSLive", "UVSPacket", "CUVSNet"]),
         .testTarget(name: "ReplayTests", dependencies: ["UVSIO", "UVSControl", "UVSEngine", "UVSPacket"]),
         .executableTarget(name: "HealthScale", dependencies: [
