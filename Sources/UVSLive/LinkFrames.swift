@@ -43,8 +43,18 @@ final class LinkFrames {
 
     /// Gratuitous ARP for `vip` (a broadcast request with sender = target = vip, as
     /// piranha's send_arp and keepalived send on takeover).
-    func gratuitousARP(vip: IPAddr) -> [UInt8] {
-        arp(op: UInt16(ARPOP_REQUEST), sha: mac, spa: vip, tha: .zero, tpa: vip, to: Self.broadcast)
+    /// How a takeover announces a VIP: keepalived's GARP (vrrp_arp.c: a request, target MAC
+    /// broadcast) or piranha's send_arp (a reply with our MAC as the target, padded to 60 bytes).
+    enum Announcement { case keepalived, sendArp }
+
+    func gratuitousARP(vip: IPAddr, style: Announcement = .keepalived) -> [UInt8] {
+        switch style {
+        case .keepalived:
+            return arp(op: UInt16(ARPOP_REQUEST), sha: mac, spa: vip, tha: Self.broadcast, tpa: vip, to: Self.broadcast)
+        case .sendArp:
+            let f = arp(op: UInt16(ARPOP_REPLY), sha: mac, spa: vip, tha: mac, tpa: vip, to: Self.broadcast)
+            return f + [UInt8](repeating: 0, count: max(0, 60 - f.count))
+        }
     }
 
     private func arp(op: UInt16, sha: MACAddr, spa: IPAddr, tha: MACAddr, tpa: IPAddr, to dst: MACAddr) -> [UInt8] {

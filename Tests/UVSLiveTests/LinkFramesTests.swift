@@ -24,6 +24,18 @@ struct LinkFramesTests {
         #expect(g[21] == 1 && Array(g[28..<32]) == Array(g[38..<42]), "a request with sender = target = VIP")
     }
 
+    /// The takeover announcements byte for byte (spec failover §2.1, §2.2).
+    @Test func keepalivedGARPAndPiranhaSendArp() throws {
+        let l = try LinkFrames(device: "lo", mac: MACAddr("52:54:00:12:34:56")!, vlan: -1)
+        let vip = IPAddr("192.168.200.16")!
+        func bytes(_ s: String) -> [UInt8] { s.split(separator: " ").map { UInt8($0, radix: 16)! } }
+        #expect(l.gratuitousARP(vip: vip, style: .keepalived) == bytes(
+            "ff ff ff ff ff ff 52 54 00 12 34 56 08 06 00 01 08 00 06 04 00 01 52 54 00 12 34 56 c0 a8 c8 10 ff ff ff ff ff ff c0 a8 c8 10"))
+        #expect(l.gratuitousARP(vip: vip, style: .sendArp) == bytes(
+            "ff ff ff ff ff ff 52 54 00 12 34 56 08 06 00 01 08 00 06 04 00 02 52 54 00 12 34 56 c0 a8 c8 10 52 54 00 12 34 56 c0 a8 c8 10")
+            + [UInt8](repeating: 0, count: 18))
+    }
+
     @Test func taggedOnAVLAN() throws {
         let l = try LinkFrames(device: "lo", mac: Self.mac, vlan: 100)
         let q = l.arpRequest(target: IPAddr("10.0.0.9")!, sender: IPAddr("10.0.0.254")!)
