@@ -83,8 +83,8 @@ class DirectRouting(LiveTestCase):
             self.assertEqual(sum(int(a) + int(b) for _, a, b in rows), 33)
             stats = lab.uvsadm("-L", "-n", "--stats").stdout
             self.assertRegex(stats, rf"TCP  {re.escape(VIP)}:80\s+33\s")
-            # gratuitous ARP for the VIP at start (sender = target = VIP)
-            self.assertIn(f"Request who-has {VIP} tell {VIP}", read(cap))
+            # gratuitous ARP for the VIP at start, as keepalived's: a request from the VIP for the VIP, target MAC broadcast
+            self.assertIn(f"Request who-has {VIP} (ff:ff:ff:ff:ff:ff) tell {VIP}", read(cap))
             self.assertEqual(lab.stop_uvsd(), 0)
             self.assertHostClean(lab)
             self.assertEqual(lab.host_state(), before, "links, addresses, routes and tc as before uvsd")
