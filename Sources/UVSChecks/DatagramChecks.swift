@@ -71,10 +71,9 @@ enum DatagramChecks {
                     reply = try await TCPExchange.converse(group: group, host: t.ip, port: t.port, bind: t.bind,
                                                            connectTimeout: spec.timeout, budget: .total(spec.timeout)) { c in
                         try await c.send([UInt8(q.count >> 8), UInt8(q.count & 0xff)] + q)
-                        while c.pending.count < 2 || c.pending.count < 2 + (Int(c.pending[0]) << 8 | Int(c.pending[1])) {
-                            guard try await c.readMore() else { break }
-                        }
-                        return Array(c.pending.dropFirst(2))
+                        // A 2-byte length, then the message; what came before EOF otherwise.
+                        let m = try await c.readMessage { $0.count >= 2 ? 2 + (Int($0[0]) << 8 | Int($0[1])) : nil }
+                        return Array((m ?? c.pending).dropFirst(2))
                     }
                 } else {
                     guard case .answer(let r) = await DatagramProbe.exchange(host: t.ip, port: t.port, bind: t.bind, request: q,

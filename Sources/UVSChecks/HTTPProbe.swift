@@ -32,7 +32,7 @@ enum HTTPProbe {
     }
 
     static func md5Hex(_ body: [UInt8]) -> String {
-        Insecure.MD5.hash(data: body).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        Hex.string(Insecure.MD5.hash(data: body))
     }
 
     static func hostHeader(_ t: ProbeTarget) -> String {

@@ -65,16 +65,7 @@ enum LDAPProbe {
         let receive = spec.setting("receive")?.first ?? ""
         return try await TCPExchange.converse(group: group, host: t.ip, port: t.port, bind: t.bind, tls: spec.setting("tls") != nil,
                                               connectTimeout: spec.timeout, budget: .total(spec.timeout)) { c in
-            func next() async throws -> [UInt8]? {
-                while true {
-                    if let e = element(c.pending) {
-                        let m = Array(c.pending[..<e.end])
-                        c.pending.removeFirst(e.end)
-                        return m
-                    }
-                    guard try await c.readMore() else { return nil }
-                }
-            }
+            func next() async throws -> [UInt8]? { try await c.readMessage { element($0)?.end } }
             let anonymous = login.isEmpty || pass.isEmpty
             try await c.send(bind(id: 1, dn: anonymous ? "" : login, password: anonymous ? "" : pass))
             guard let b = try await next(), let (tag, content) = op(b), tag == 0x61, resultCode(content) == 0 else {

@@ -58,18 +58,12 @@ enum MySQLProbe {
         guard !user.isEmpty, !query.isEmpty else { return .fail("mysql: Must specify a login and request string") }
         return try await TCPExchange.converse(group: group, host: t.ip, port: t.port, bind: t.bind,
                                               connectTimeout: spec.timeout, budget: .total(spec.timeout)) { c in
+            // A 3-byte little-endian length, the sequence id, the payload.
             func next() async throws -> (UInt8, [UInt8])? {
-                while true {
-                    if c.pending.count >= 4 {
-                        let len = Int(c.pending[0]) | Int(c.pending[1]) << 8 | Int(c.pending[2]) << 16
-                        if c.pending.count >= 4 + len {
-                            let m = (c.pending[3], Array(c.pending[4..<(4 + len)]))
-                            c.pending.removeFirst(4 + len)
-                            return m
-                        }
-                    }
-                    guard try await c.readMore() else { return nil }
-                }
+                guard let m = try await c.readMessage(size: { p in
+                    p.count >= 4 ? 4 + (Int(p[0]) | Int(p[1]) << 8 | Int(p[2]) << 16) : nil
+                }) else { return nil }
+                return (m[3], Array(m[4...]))
             }
             guard let (_, hello) = try await next() else { return .fail("mysql: no greeting") }
             if hello.first == 0xff { return .fail("mysql: \(errorText(hello))") }

@@ -19,12 +19,10 @@ enum PostgresProbe {
         return int32(body.count + 4) + body
     }
 
-    static func hex(_ d: some Sequence<UInt8>) -> String { d.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
-
     /// "md5" + md5(md5(password + user) + salt), hex.
     static func md5Password(user: String, password: String, salt: [UInt8]) -> String {
-        let inner = hex(Insecure.MD5.hash(data: Array((password + user).utf8)))
-        return "md5" + hex(Insecure.MD5.hash(data: Array(inner.utf8) + salt))
+        let inner = Hex.string(Insecure.MD5.hash(data: Array((password + user).utf8)))
+        return "md5" + Hex.string(Insecure.MD5.hash(data: Array(inner.utf8) + salt))
     }
 
     /// SCRAM-SHA-256 (RFC 5802 / 7677): the client-final message and the server signature expected.
@@ -77,18 +75,12 @@ enum PostgresProbe {
         guard !user.isEmpty, !query.isEmpty else { return .fail("pgsql: Must specify a login and request string") }
         return try await TCPExchange.converse(group: group, host: t.ip, port: t.port, bind: t.bind,
                                               connectTimeout: spec.timeout, budget: .total(spec.timeout)) { c in
+            // Type byte, then a 32-bit length that counts itself.
             func next() async throws -> (UInt8, [UInt8])? {
-                while true {
-                    if c.pending.count >= 5 {
-                        let len = Int(c.pending[1]) << 24 | Int(c.pending[2]) << 16 | Int(c.pending[3]) << 8 | Int(c.pending[4])
-                        if len >= 4, c.pending.count >= 1 + len {
-                            let m = (c.pending[0], Array(c.pending[5..<(1 + len)]))
-                            c.pending.removeFirst(1 + len)
-                            return m
-                        }
-                    }
-                    guard try await c.readMore() else { return nil }
-                }
+                guard let m = try await c.readMessage(size: { p in
+                    p.count >= 5 ? 1 + max(4, Int(p[1]) << 24 | Int(p[2]) << 16 | Int(p[3]) << 8 | Int(p[4])) : nil
+                }) else { return nil }
+                return (m[0], Array(m[5...]))
             }
             try await c.send(startup(user: user, database: database))
             var clientFirstBare = "", expectedSignature: [UInt8]?
@@ -141,31 +133,5 @@ enum PostgresProbe {
             try? await c.send(message("X", []))
             return rows > 0 ? .pass(weight: nil) : .fail("pgsql: the query returned no row")
         }
-    }
-}
-
-/// RFC 4648 base64, for SCRAM's nonces, salts and proofs.
-enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        for chunk in stride(from: 0, to: bytes.count, by: 3) {
-            let b = Array(bytes[chunk..<min(chunk + 3, bytes.count)]) + [0, 0]
-            let n = Int(b[0]) << 16 | Int(b[1]) << 8 | Int(b[2])
-            let count = min(3, bytes.count - chunk)
-            for k in 0..<4 { out.append(k <= count ? alphabet[n >> (18 - 6 * k) & 63] : UInt8(ascii: "=")) }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decode(_ s: String) -> [UInt8]? {
-        var out: [UInt8] = [], acc = 0, bits = 0
-        for ch in s.utf8 where ch != UInt8(ascii: "=") {
-            guard let v = alphabet.firstIndex(of: ch) else { return nil }
-            acc = acc << 6 | v; bits += 6
-            if bits >= 8 { bits -= 8; out.append(UInt8(acc >> bits & 0xff)) }
-        }
-        return out
     }
 }

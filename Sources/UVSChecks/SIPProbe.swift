@@ -6,7 +6,7 @@ import UVSConfig
 /// starts `SIP/2.0 200 OK`.
 enum SIPProbe {
     static func request(login: String, from local: (String, Int)) -> [UInt8] {
-        let callID = (0..<8).map { _ in String(format2(UInt8.random(in: 0...255))) }.joined()
+        let callID = Hex.string((0..<8).map { _ in UInt8.random(in: 0...255) })
         let text = "OPTIONS sip:\(login) SIP/2.0\r\n"
             + "Via: SIP/2.0/UDP \(local.0):\(local.1);branch=z9hG4bKhjhs8ass877\r\n"
             + "Max-Forwards: 70\r\n"
@@ -18,11 +18,6 @@ enum SIPProbe {
             + "Accept: application/sdp\r\n"
             + "Content-Length: 0\r\n\r\n"
         return Array(text.utf8)
-    }
-
-    static func format2(_ b: UInt8) -> String {
-        let h = String(b, radix: 16)
-        return h.count == 1 ? "0" + h : h
     }
 
     /// The verdict on a reply's first line.

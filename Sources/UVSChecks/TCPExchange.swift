@@ -107,6 +107,19 @@ struct TCPExchange {
         }
     }
 
+    /// The next message of a framed protocol: `size` gives a message's total length from the
+    /// bytes seen so far (nil: not enough yet); nil at EOF before a whole message.
+    mutating func readMessage(size: ([UInt8]) -> Int?) async throws -> [UInt8]? {
+        while true {
+            if let n = size(pending), pending.count >= n {
+                let m = Array(pending[..<n])
+                pending.removeFirst(n)
+                return m
+            }
+            guard try await readMore() else { return nil }
+        }
+    }
+
     /// Reads until `pending` holds a full line (CRLF or LF) and returns it without the ending.
     mutating func readLine() async throws -> String {
         while true {

@@ -202,7 +202,7 @@ public final class Director: @unchecked Sendable {
         do { syncChange = try prepareSync(from: [], to: config.syncDaemons) } catch { throw LiveError(error.description) }
 
         // Workers: an engine, rings and sockets each.
-        let cpus = options.workerCPUs ?? Self.allowedCPUs()
+        let cpus = Self.cpuRotation(options)
         let groupBase = UInt16(truncatingIfNeeded: getpid() & 0x3FFF) << 1
         var geometry = PacketRing.Geometry()
         geometry.blockSize = options.ringBlockSize; geometry.blocks = options.ringBlocks; geometry.timeoutMs = options.ringTimeoutMs
@@ -271,7 +271,7 @@ public final class Director: @unchecked Sendable {
 
     /// The CPUs the workers of `options` run on.
     public static func workerCPUs(_ options: DirectorOptions) -> [Int] {
-        let cpus = options.workerCPUs ?? allowedCPUs()
+        let cpus = cpuRotation(options)
         return cpus.isEmpty ? [] : Array(Set((0..<options.workers).map { cpus[$0 % cpus.count] })).sorted()
     }
 
@@ -282,6 +282,9 @@ public final class Director: @unchecked Sendable {
         let free = allowedCPUs().filter { !busy.contains($0) }
         if !free.isEmpty { _ = free.map(Int32.init).withUnsafeBufferPointer { uvs_pin_thread_set($0.baseAddress, Int32($0.count)) } }
     }
+
+    /// The CPUs worker w is pinned to in turn (cpus[w % count]).
+    static func cpuRotation(_ options: DirectorOptions) -> [Int] { options.workerCPUs ?? allowedCPUs() }
 
     static func allowedCPUs() -> [Int] {
         var buf = [Int32](repeating: 0, count: 1024)

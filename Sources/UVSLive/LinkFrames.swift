@@ -41,12 +41,11 @@ final class LinkFrames {
         arp(op: UInt16(ARPOP_REPLY), sha: mac, spa: vip, tha: asker, tpa: askerIP, to: asker)
     }
 
-    /// Gratuitous ARP for `vip` (a broadcast request with sender = target = vip, as
-    /// piranha's send_arp and keepalived send on takeover).
     /// How a takeover announces a VIP: keepalived's GARP (vrrp_arp.c: a request, target MAC
     /// broadcast) or piranha's send_arp (a reply with our MAC as the target, padded to 60 bytes).
     enum Announcement { case keepalived, sendArp }
 
+    /// Gratuitous ARP for `vip`: sender = target = vip, to the broadcast address.
     func gratuitousARP(vip: IPAddr, style: Announcement = .keepalived) -> [UInt8] {
         switch style {
         case .keepalived:

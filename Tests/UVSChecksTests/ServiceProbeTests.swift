@@ -162,7 +162,7 @@ struct PostgresProbeTests {
 struct MySQLProbeTests {
     @Test func nativePasswordAndHandshake() {
         let scramble = Array(UInt8(1)...UInt8(20))
-        #expect(PostgresProbe.hex(MySQLProbe.nativePassword("sesame", scramble: scramble)) == "bd1311674b08176dc159a8f9dc74318018dc1938")
+        #expect(Hex.string(MySQLProbe.nativePassword("sesame", scramble: scramble)) == "bd1311674b08176dc159a8f9dc74318018dc1938")
         #expect(MySQLProbe.nativePassword("", scramble: scramble).isEmpty)
         // A greeting: version 10, "5.5.5-x\0", thread id, scramble 1-8, filler, caps, charset, status,
         // caps, length 21, reserved, scramble 9-20 + NUL, plugin name.
