@@ -84,6 +84,18 @@ while True:
 """
 
 
+def nanny_conf(settings, weights):
+    """An lvs.cf (NAT) with one virtual on VIP:80 checked by nanny's send/expect every second,
+    `settings` added to the virtual, a server per address of `weights`."""
+    lines = ["primary = 10.10.1.254", "service = lvs", "network = nat", "virtual web {", "  active = 1",
+             f"  address = {VIP} d0:1", "  port = 80", '  send = "GET /name HTTP/1.0\\r\\n\\r\\n"',
+             '  expect = "HTTP/1.0 200"', "  timeout = 1"]
+    lines += [f"  {k} = {v}" for k, v in settings.items()]
+    for i, (a, w) in enumerate(weights.items()):
+        lines += [f"  server rs{i + 1} {{", f"    address = {a}", "    active = 1", f"    weight = {w}", "  }"]
+    return "\n".join(lines + ["}"]) + "\n"
+
+
 class CheckAssertions(LiveTestCase):
     def servers(self, lab):
         """{RIP:PORT: weight} of the listing (uvsadm -L -n)."""
@@ -239,25 +251,7 @@ class HealthChecks(CheckAssertions):
     def test_lvs_cf_nanny_quiesces_and_established_transfers_finish(self):
         with Lab("nat") as lab:
             blob = lab.start_http_servers(payload_bytes=1 << 17)
-            conf = f"""primary = 10.10.1.254
-service = lvs
-network = nat
-virtual web {{
-  active = 1
-  address = {VIP} d0:1
-  port = 80
-  send = "GET /name HTTP/1.0\\r\\n\\r\\n"
-  expect = "HTTP/1.0 200"
-  timeout = 1
-  reentry = 2
-  quiesce_server = 1
-  scheduler = rr
-""" + "".join(f"""  server rs{i + 1} {{
-    address = {a}
-    active = 1
-    weight = 64
-  }}
-""" for i, a in enumerate(RS_ADDRS[:2])) + "}\n"
+            conf = nanny_conf({"reentry": 2, "quiesce_server": 1, "scheduler": "rr"}, {a: 64 for a in RS_ADDRS[:2]})
             lab.start_uvsd(config=conf, config_name="lvs.cf")
             # nanny adds a server at its first pass, at W/32.
             self.wait_for(lab, "both servers in at 64 >> 5", lambda v: v == {f"{RS_ADDRS[0]}:80": 2, f"{RS_ADDRS[1]}:80": 2}, 5)
@@ -299,26 +293,7 @@ virtual web {{
                 f.write(f"#!/bin/sh\necho \"$@\" >> {calls}\n"
                         f"echo \"$1      up  3 days,  1:02,  load average: 0.00, 0.01, 0.05\"\n")
             os.chmod(os.path.join(bin_dir, "rup"), 0o755)
-            conf = f"""primary = 10.10.1.254
-service = lvs
-network = nat
-virtual web {{
-  active = 1
-  address = {VIP} d0:1
-  port = 80
-  send = "GET /name HTTP/1.0\\r\\n\\r\\n"
-  expect = "HTTP/1.0 200"
-  timeout = 1
-  reentry = 18
-  load_monitor = rup
-  scheduler = wrr
-  server rs1 {{
-    address = {RS_ADDRS[0]}
-    active = 1
-    weight = 2
-  }}
-}}
-"""
+            conf = nanny_conf({"reentry": 18, "load_monitor": "rup", "scheduler": "wrr"}, {RS_ADDRS[0]: 2})
             # The lab's first ARP exchange takes ~1 s; a failed first probe would cost C = 18 passes.
             lab.run("lb", "curl", "-s", "-o", "/dev/null", f"http://{RS_ADDRS[0]}/name")
             path = os.environ["PATH"]
