@@ -3,18 +3,16 @@ import UVSPacket
 import UVSEngine
 
 /// The one configuration model that lvs.cf, ldirectord.cf and keepalived.conf all produce:
-/// services with their real servers and checks, global timeouts, sync daemons, and the
-/// failover blocks (kept for the failover part to act on).
+/// services with their real servers and checks, global timeouts, and the failover part
+/// (VRRP or pulse, and the sync daemons that follow it).
 public struct DirectorConfig: Sendable {
     /// The tool whose check semantics apply (nanny, ldirectord or keepalived).
     public var format: ConfigFormat = .keepalived
     public var services: [ConfiguredService] = []
     /// `--set TCP TCPFIN UDP` (0 = unchanged), when the file sets timeouts.
     public var timeouts: (tcp: UInt32, tcpfin: UInt32, udp: UInt32)?
-    /// ipvsadm argv of each sync daemon the file starts (`--start-daemon …`), with its line.
-    public var syncDaemons: [(source: ConfigSource, words: [String])] = []
-    /// VRRP instances, sync groups, scripts: parsed, acted on by failover.
-    public var failoverBlocks: [ConfigStatement] = []
+    /// VRRP instances, sync groups and scripts, or pulse; the sync daemons.
+    public var failover = FailoverConfig()
     /// ldirectord maintenancedir: a file named IP:PORT or IP there forces that real server down.
     public var maintenanceDir: String?
     /// keepalived `track_file` blocks (FILE_CHECK reads them; init_file is written at start).

@@ -16,9 +16,12 @@ public enum KeepalivedReader {
             groups[st.arguments[0]] = c
         }
         var tracked: [String: TrackedFile] = [:]
+        var vrrpGlobals = KeepalivedVRRPReader.Globals()
+        var failoverBlocks: [ConfigStatement] = []
+        var syncDaemon: ConfigStatement?
         for st in stmts {
             switch st.keyword {
-            case "global_defs": try globalDefs(st)
+            case "global_defs": try globalDefs(st, vrrp: &vrrpGlobals, syncDaemon: &syncDaemon)
             case "virtual_server_group": break
             case "virtual_server": cfg.services += try virtualServer(st, groups: groups, tracked: tracked)
             case "track_file", "vrrp_track_file":
@@ -26,9 +29,10 @@ public enum KeepalivedReader {
                 let f = try trackedFile(st)
                 tracked[f.name] = f
                 cfg.trackedFiles.append(f)
-                cfg.failoverBlocks.append(st)   // VRRP instances track files too
-            case "vrrp_instance", "vrrp_sync_group", "vrrp_script", "static_ipaddress", "static_routes":
-                cfg.failoverBlocks.append(st)
+            case "vrrp_instance", "vrrp_sync_group", "vrrp_script":
+                failoverBlocks.append(st)
+            case "static_ipaddress", "static_routes", "static_rules":
+                throw err(st, "'\(st.keyword)' is not supported by uvs: it does not configure the host's addresses or routes")
             case "lvs_timeouts":
                 var t: (UInt32, UInt32, UInt32) = (0, 0, 0)
                 var i = 0
@@ -44,12 +48,11 @@ public enum KeepalivedReader {
                 }
                 if i != st.arguments.count { throw err(st, "lvs_timeouts: a timeout without a value") }
                 cfg.timeouts = t
-            case "lvs_sync_daemon":
-                cfg.syncDaemons.append((ConfigSource(file: st.file, line: st.line), try syncDaemon(st)))
             default:
                 throw err(st, "unknown keyword '\(st.keyword)'")
             }
         }
+        cfg.failover = try KeepalivedVRRPReader.read(failoverBlocks, globals: vrrpGlobals, syncDaemon: syncDaemon)
         return cfg
     }
 
@@ -62,36 +65,19 @@ public enum KeepalivedReader {
     static let globalKeywords: Set<String> = [
         "router_id", "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
         "smtp_helo_name", "enable_script_security", "script_user", "checker_log_all_failures",
-        "rs_init_notifies", "no_checker_emails", "lvs_flush", "lvs_flush_on_stop", "vrrp_garp_master_delay",
-        "vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
-        "vrrp_garp_interval", "vrrp_gna_interval", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_version",
-        "vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_check_unicast_src", "vrrp_priority", "checker_priority",
+        "rs_init_notifies", "no_checker_emails", "lvs_flush", "lvs_flush_on_stop", "vrrp_priority", "checker_priority",
     ]
-    static func globalDefs(_ st: ConfigStatement) throws(FileError) {
-        for c in st.children ?? [] where !globalKeywords.contains(c.keyword) {
-            throw err(c, "global_defs: '\(c.keyword)' is not supported by uvs")
-        }
-    }
-
-    static func syncDaemon(_ st: ConfigStatement) throws(FileError) -> [String] {
-        let a = st.arguments
-        guard let ifname = a.first else { throw err(st, "lvs_sync_daemon needs an interface") }
-        var words = ["--start-daemon", "master", "--mcast-interface", ifname]
-        var i = 1
-        if i < a.count, !["id", "maxlen", "port", "ttl", "group"].contains(a[i]) { i += 1 }   // the VRRP instance
-        while i < a.count {
-            guard i + 1 < a.count else { throw err(st, "lvs_sync_daemon: '\(a[i])' needs a value") }
-            switch a[i] {
-            case "id": words += ["--syncid", a[i + 1]]
-            case "maxlen": words += ["--sync-maxlen", a[i + 1]]
-            case "port": words += ["--mcast-port", a[i + 1]]
-            case "ttl": words += ["--mcast-ttl", a[i + 1]]
-            case "group": words += ["--mcast-group", a[i + 1]]
-            default: throw err(st, "lvs_sync_daemon: unknown option '\(a[i])'")
+    static func globalDefs(_ st: ConfigStatement, vrrp: inout KeepalivedVRRPReader.Globals,
+                           syncDaemon: inout ConfigStatement?) throws(FileError) {
+        for c in st.children ?? [] {
+            if try vrrp.read(c) { continue }
+            if c.keyword == "lvs_sync_daemon" {
+                if syncDaemon != nil { throw err(c, "lvs_sync_daemon is given twice (keepalived runs one sync configuration)") }
+                syncDaemon = c
+                continue
             }
-            i += 2
+            if !globalKeywords.contains(c.keyword) { throw err(c, "global_defs: '\(c.keyword)' is not supported by uvs") }
         }
-        return words
     }
 
     // MARK: virtual_server

@@ -32,14 +32,27 @@ public enum LvsReader {
         }
         guard g.primary != nil else { throw FileError(file: path, line: 1, message: "primary is not set") }
         cfg.timeouts = (g.tcpTimeout, g.tcpfinTimeout, g.udpTimeout)
-        cfg.failoverBlocks = g.failover
+        var pulse = PulseConfig(source: g.primarySource ?? ConfigSource(file: path, line: 1), primary: IPAddr(g.primary!)!)
+        pulse.backup = g.backup; pulse.primaryPrivate = g.primaryPrivate; pulse.backupPrivate = g.backupPrivate
+        pulse.backupActive = g.backupActive; pulse.fos = g.fos; pulse.port = g.heartbeatPort
+        pulse.keepalive = Double(g.keepalive); pulse.deadtime = Double(g.deadtime)
+        pulse.monitorLinks = g.monitorLinks
+        pulse.activeCommand = g.activeCommand; pulse.inactiveCommand = g.inactiveCommand
         if g.syncdaemon {
-            cfg.syncDaemons.append((g.syncSource ?? ConfigSource(file: path, line: 1),
-                                    ["--start-daemon", "master", "--mcast-interface", g.syncIface, "--syncid", String(g.syncID & 0xff)]))
+            cfg.failover.syncDaemon = SyncDaemonConfig(source: g.syncSource ?? ConfigSource(file: path, line: 1),
+                                                       interface: g.syncIface, follow: .pulse)
+            cfg.failover.syncDaemon!.syncID = g.syncID & 0xff
         }
         for (opener, body) in g.virtuals {
-            if let s = try virtual(opener, body, method: g.method, rsh: g.rshCommand, file: path) { cfg.services.append(s) }
+            var where_: FailoverAddress?
+            if let s = try virtual(opener, body, method: g.method, rsh: g.rshCommand, file: path, address: &where_) {
+                cfg.services.append(s)
+                // pulse brings up each distinct VIP device (and the NAT router's) on activation.
+                if let a = where_, !pulse.addresses.contains(where: { $0.address == a.address }) { pulse.addresses.append(a) }
+            }
         }
+        if let r = g.natRouter, !pulse.addresses.contains(where: { $0.address == r.address }) { pulse.addresses.append(r) }
+        cfg.failover.pulse = pulse
         return cfg
     }
 
@@ -171,6 +184,9 @@ public enum LvsReader {
     }
 
     /// lvsd strips one leading and one trailing double quote; single quotes stay.
+    /// `eth0:1` → `eth0`: pulse's ifconfig alias names the device the address goes on.
+    static func device(_ s: String) -> String { String(s.split(separator: ":", maxSplits: 1).first ?? Substring(s)) }
+
     static func unquote(_ s: String) -> String {
         var v = Substring(s)
         if v.hasPrefix("\"") { v = v.dropFirst() }
@@ -187,8 +203,13 @@ public enum LvsReader {
         var syncdaemon = false, syncIface = "eth0", syncID = 0, syncSource: ConfigSource?
         var rshCommand = "rsh"
         var virtuals: [(Line, [Line])] = []
-        /// Pulse's settings, as statements for failover to act on.
-        var failover: [ConfigStatement] = []
+        /// pulse's settings (spec failover §3.2).
+        var primarySource: ConfigSource?
+        var backup: IPAddr?, primaryPrivate: IPAddr?, backupPrivate: IPAddr?
+        var backupActive = false, fos = false, monitorLinks = false
+        var heartbeatPort: UInt16 = 539, keepalive = 2, deadtime = 5
+        var activeCommand: [String]?, inactiveCommand: [String]?
+        var natRouter: FailoverAddress?
 
         static let pulse: Set<String> = [
             "serial_no", "primary_private", "backup_private", "primary_shared", "backup_shared",
@@ -199,13 +220,12 @@ public enum LvsReader {
 
         mutating func set(_ l: Line, file: String) throws(FileError) {
             let key = l.words[0]
-            func keep(_ v: [String]) { failover.append(ConfigStatement(keyword: key, arguments: v, children: nil, file: file, line: l.number)) }
             switch key {
             case "primary":
                 let v = try LvsReader.host(try value(l, file: file)[0], l, file: file)
                 guard v != "0.0.0.0" else { throw FileError(file: file, line: l.number, message: "primary must not be 0.0.0.0") }
                 primary = v
-                keep([v])
+                primarySource = ConfigSource(file: file, line: l.number)
             case "network":
                 switch try value(l, file: file)[0] {
                 case "direct": method = "-g"
@@ -213,36 +233,47 @@ public enum LvsReader {
                 case "tunnel": method = "-i"
                 case let w: throw FileError(file: file, line: l.number, message: "network '\(w)': expected direct, nat or tunnel")
                 }
-            case "nat_router": keep(try value(l, file: file, count: 2))
+            case "nat_router":
+                let v = try value(l, file: file, count: 2)
+                natRouter = FailoverAddress(address: IPAddr(try LvsReader.host(v[0], l, file: file, resolve: false))!, prefix: 32,
+                                            device: LvsReader.device(v[1]))
             case "syncdaemon":
                 syncdaemon = try boolean(l, file: file)
                 syncSource = ConfigSource(file: file, line: l.number)
-                keep([syncdaemon ? "1" : "0"])
-            case "syncd_iface": syncIface = try value(l, file: file)[0]; keep([syncIface])
-            case "syncd_id": syncID = try integer(l, file: file); keep([String(syncID)])
-            case "rsh_command": rshCommand = try value(l, file: file)[0]; keep([rshCommand])
+            case "syncd_iface": syncIface = try value(l, file: file)[0]
+            case "syncd_id": syncID = try integer(l, file: file)
+            case "rsh_command": rshCommand = try value(l, file: file)[0]
             case "tcp_timeout", "tcpfin_timeout", "udp_timeout":
                 let v = try integer(l, file: file)
                 guard v >= 0, v <= Int(Int32.max) else { throw FileError(file: file, line: l.number, message: "\(key): bad value") }
                 if key == "tcp_timeout" { tcpTimeout = UInt32(v) } else if key == "tcpfin_timeout" { tcpfinTimeout = UInt32(v) } else { udpTimeout = UInt32(v) }
-            case "backup_active", "heartbeat", "monitor_links", "hard_shutdown", "sync":
-                keep([try boolean(l, file: file) ? "1" : "0"])
-            case "keepalive", "deadtime", "serial_no":
-                keep([String(try integer(l, file: file))])
-            case "heartbeat_port": keep([String(try LvsReader.port(l, file: file))])
+            case "backup_active": backupActive = try boolean(l, file: file)
+            case "monitor_links": monitorLinks = try boolean(l, file: file)
+            case "heartbeat", "hard_shutdown", "sync":
+                _ = try boolean(l, file: file)   // parsed; pulse itself never reads them
+            case "keepalive", "deadtime":
+                let v = try integer(l, file: file)
+                guard v > 0 else { throw FileError(file: file, line: l.number, message: "\(key) must be a positive number of seconds") }
+                if key == "keepalive" { keepalive = v } else { deadtime = v }
+            case "serial_no": _ = try integer(l, file: file)
+            case "heartbeat_port": heartbeatPort = try LvsReader.port(l, file: file)
             case "backup", "primary_private", "backup_private":
-                keep([try LvsReader.host(try value(l, file: file)[0], l, file: file)])
+                let a = IPAddr(try LvsReader.host(try value(l, file: file)[0], l, file: file))!
+                if key == "backup" { backup = a } else if key == "primary_private" { primaryPrivate = a } else { backupPrivate = a }
             case "service":
                 let v = try value(l, file: file)[0]
                 guard v == "lvs" || v == "fos" else { throw FileError(file: file, line: l.number, message: "service must be lvs or fos") }
-                keep([v])
+                fos = v == "fos"
             case "reservation_conflict_action":
                 let v = try value(l, file: file)[0]
                 guard v == "nothing" || v == "preempt" else { throw FileError(file: file, line: l.number, message: "reservation_conflict_action must be nothing or preempt") }
-                keep([v])
+            case "active_cmd", "inactive_cmd":
+                let v = Array(l.words.dropFirst(2)).map { LvsReader.unquote($0) }.flatMap { $0.split(separator: " ").map(String.init) }
+                guard !v.isEmpty else { throw FileError(file: file, line: l.number, message: "missing arguments") }
+                if key == "active_cmd" { activeCommand = v } else { inactiveCommand = v }
             default:
                 guard Self.pulse.contains(key) else { throw FileError(file: file, line: l.number, message: "unknown command '\(key)'") }
-                keep(try value(l, file: file))
+                _ = try value(l, file: file)
             }
         }
     }
@@ -253,7 +284,8 @@ public enum LvsReader {
     static let ignoredVirtualKeys: Set<String> = ["client_monitor", "start_cmd", "stop_cmd", "master", "vip_nmask"]
 
     /// One active virtual (nil when `active` is not 1: lvsd never starts it).
-    static func virtual(_ opener: Line, _ body: [Line], method: String, rsh: String = "rsh", file: String) throws(FileError) -> ConfiguredService? {
+    static func virtual(_ opener: Line, _ body: [Line], method: String, rsh: String = "rsh", file: String,
+                        address placed: inout FailoverAddress?) throws(FileError) -> ConfiguredService? {
         var active = false
         var vip: String?, fwmark = 0, udp = false, vport: UInt16 = 80
         var sched = "wlc", persistent = 0, pmask: String?
@@ -278,6 +310,7 @@ public enum LvsReader {
             case "address":
                 let v = try value(l, file: file, count: 2)
                 vip = try host(v[0], l, file: file)
+                placed = FailoverAddress(address: IPAddr(vip!)!, prefix: 32, device: LvsReader.device(v[1]))
             case "fwmark": fwmark = try integer(l, file: file)
             case "protocol":
                 switch try value(l, file: file)[0] {

@@ -195,9 +195,9 @@ struct KeepalivedReaderTests {
     }
 
     @Test func vrrpBlocksAreKeptAndFormatDetected() throws {
-        let text = "vrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 51\n}\n"
+        let text = "vrrp_instance VI_1 {\n state MASTER\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n"
         let cfg = try KeepalivedReader.read(path: "/tmp/k.conf", text: text)
-        #expect(cfg.failoverBlocks.count == 1 && cfg.services.isEmpty)
+        #expect(cfg.failover.instances.count == 1 && cfg.services.isEmpty)
         #expect(try cfg.savedRules() == "")
         #expect(ConfigFormat.detect(text) == .keepalived)
         #expect(ConfigFormat.detect("-A -t 1.2.3.4:80 -s rr\n") == .rules)
@@ -206,9 +206,19 @@ struct KeepalivedReaderTests {
     }
 
     @Test func timeoutsAndSyncDaemon() throws {
-        let cfg = try KeepalivedReader.read(path: "/tmp/k.conf", text: "lvs_timeouts tcp 900 udp 30\nlvs_sync_daemon eth1 VI_1 id 5 maxlen 1400\n")
+        let vi = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n"
+        let cfg = try KeepalivedReader.read(path: "/tmp/k.conf", text: "lvs_timeouts tcp 900 udp 30\nglobal_defs {\n lvs_sync_daemon eth1 VI_1 id 5 maxlen 1400\n}\n" + vi)
         #expect(cfg.timeouts! == (900, 0, 30))
-        #expect(cfg.syncDaemons.first?.words == ["--start-daemon", "master", "--mcast-interface", "eth1", "--syncid", "5", "--sync-maxlen", "1400"])
+        let d = try #require(cfg.failover.syncDaemon)
+        #expect(d.follow == .instance("VI_1"))
+        #expect(d.startWords("backup") == ["--start-daemon", "backup", "--mcast-interface", "eth1", "--syncid", "5", "--sync-maxlen", "1400"])
+        // Without id: the instance's VRID; without an instance: both daemons, id 0.
+        let byVRID = try KeepalivedReader.read(path: "/tmp/k.conf", text: "global_defs {\n lvs_sync_daemon eth1 VI_1\n}\n" + vi)
+        #expect(byVRID.failover.syncDaemon?.syncID == 51)
+        let both = try KeepalivedReader.read(path: "/tmp/k.conf", text: "global_defs {\n lvs_sync_daemon eth1\n}\n")
+        #expect(both.failover.syncDaemon?.follow == .both && both.failover.syncDaemon?.startWords("master").contains("0") == true)
+        // keepalived knows lvs_sync_daemon only inside global_defs.
+        #expect(throws: ConfigText.FileError.self) { try KeepalivedReader.read(path: "/tmp/k.conf", text: "lvs_sync_daemon eth1\n") }
     }
 
     @Test func includeIsRelativeToTheIncludingFileAndNamesItsLines() throws {

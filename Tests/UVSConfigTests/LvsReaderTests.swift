@@ -28,8 +28,11 @@ struct LvsReaderTests {
         #expect(c.kind == .sendProgram && c.interval == 6 && c.timeout == 6)
         #expect(c.setting("send_program") == ["/usr/local/sbin/check_https %h 8443"] && c.setting("expect") == ["200 OK"])
         #expect(cfg.services[0].realServers[0].reentry == 15)
-        #expect(cfg.syncDaemons.first?.words == ["--start-daemon", "master", "--mcast-interface", "eth0", "--syncid", "0"])
-        #expect(cfg.failoverBlocks.contains { $0.keyword == "deadtime" && $0.arguments == ["6"] })
+        #expect(cfg.failover.syncDaemon?.startWords("master") == ["--start-daemon", "master", "--mcast-interface", "eth0", "--syncid", "0"])
+        #expect(cfg.failover.syncDaemon?.follow == .pulse)
+        let pulse = try #require(cfg.failover.pulse)
+        #expect(pulse.keepalive == 3 && pulse.deadtime == 6 && pulse.port == 539)
+        #expect(pulse.addresses.map(\.address.description) == ["10.10.1.100"])
     }
 
     @Test func theDamagedSeedIsRefusedAtItsFirstBadLine() {
