@@ -32,7 +32,7 @@ struct VRRPInstanceTests {
         var owner = instance(255, master: true)
         _ = owner.start(now: 0)
         #expect(owner.deadline == 1)
-        #expect(owner.timerExpired(now: 1) == [.advertise(priority: 255), .takeOver] && owner.state == .master)
+        #expect(owner.timerExpired(now: 1) == [.advertise(priority: 255), .takeOver, .entered(.master)] && owner.state == .master)
         var wants = instance(150, master: true)
         _ = wants.start(now: 0)
         #expect(wants.deadline == 1_000_000 + 996_093)   // one interval + skew(1)
@@ -52,7 +52,7 @@ struct VRRPInstanceTests {
         // Lower: discarded, the timer keeps running, and its expiry is the preemption.
         _ = b.received(advert(50), from: peerLow, now: 3_000_000)
         #expect(b.deadline == 2_000_000 + 3_609_375)
-        #expect(b.timerExpired(now: b.deadline) == [.advertise(priority: 100), .takeOver])
+        #expect(b.timerExpired(now: b.deadline) == [.advertise(priority: 100), .takeOver, .entered(.master)])
         // nopreempt follows the lower master.
         var n = instance(100, nopreempt: true)
         _ = n.start(now: 0)
@@ -80,11 +80,11 @@ struct VRRPInstanceTests {
         _ = m.timerExpired(now: m.deadline)
         #expect(m.state == .master)
         // Equal priority from a lower address: stay master, advertise at once.
-        #expect(m.received(advert(100), from: peerLow, now: 3_000_000) == [.advertise(priority: 100)] && m.state == .master)
+        #expect(m.received(advert(100), from: peerLow, now: 3_000_000) == [.advertise(priority: 100), .reannounce] && m.state == .master)
         // Priority 0 from a resigning peer: advertise at once.
         #expect(m.received(advert(0), from: peerLow, now: 3_100_000) == [.advertise(priority: 100)])
         // Equal priority from a higher address: back off, release the VIPs, no priority-0 advert.
-        #expect(m.received(advert(100), from: peerHigh, now: 3_200_000) == [.release] && m.state == .backup)
+        #expect(m.received(advert(100), from: peerHigh, now: 3_200_000) == [.release, .entered(.backup)] && m.state == .backup)
         #expect(m.master?.address == peerHigh)
         // A master stopping resigns.
         var s = instance(255, master: true)
@@ -104,5 +104,38 @@ struct VRRPInstanceTests {
         #expect(b.deadline == 1_500_000 + 156 * 50 * 625 / 16)
         _ = b.timerExpired(now: b.deadline)
         #expect(b.state == .master && b.masterAdverInterval == 1_000_000)   // a new master returns to its own
+    }
+
+    @Test func trackersMoveThePriorityAndTheTimer() {
+        var b = instance(100)
+        _ = b.start(now: 0)
+        b.setPriority(150)
+        // The running master-down timer moves by the change in skew (3.609375 → 3.414062 s).
+        #expect(b.priority == 150 && b.deadline == 3_414_062)
+        var owner = instance(255, master: true)
+        owner.setPriority(200)
+        #expect(owner.priority == 255)
+    }
+
+    @Test func faultResignsAndLeavingItRestarts() {
+        var m = instance(100, master: true)
+        _ = m.start(now: 0)
+        _ = m.timerExpired(now: m.deadline)
+        #expect(m.enterFault() == [.advertise(priority: 0), .release, .entered(.fault)] && m.deadline == .max)
+        #expect(m.received(advert(200), from: peerHigh, now: 5_000_000).isEmpty && m.state == .fault)
+        #expect(m.leaveFault(now: 10_000_000) == [.entered(.backup)] && m.deadline == 10_000_000 + 1_000_000 + 996_093)
+        var b = instance(100)
+        _ = b.start(now: 0)
+        #expect(b.enterFault() == [.entered(.fault)])
+    }
+
+    @Test func lowerPriorityAnswersUnlessToldNot() {
+        var c = VRRPInstance.Config(ownAddress: me)
+        c.priority = 200; c.wantMaster = true; c.lowerPrioNoAdvert = true; c.higherPrioSendAdvert = true
+        var m = VRRPInstance(c)
+        _ = m.start(now: 0)
+        _ = m.timerExpired(now: m.deadline)
+        #expect(m.received(advert(100), from: peerHigh, now: 2_000_000) == [.reannounce])
+        #expect(m.received(advert(250), from: peerLow, now: 2_100_000) == [.advertise(priority: 200), .release, .entered(.backup)])
     }
 }
