@@ -137,7 +137,10 @@ class CheckAssertions(LiveTestCase):
             deadline = time.time() + timeout
             while time.time() < deadline and not predicate():
                 time.sleep(0.1)
-        until(lambda: state()[good]["state"] == "up", 8)
+        # Every check must have finished once: ldirectord's servers start down, so "down" alone
+        # says nothing until a failure has been recorded (SCRAM on a slow machine takes a while).
+        until(lambda: (lambda st: st[good]["state"] == "up" and st[empty]["last_failure"] is not None
+                       and st[wrong]["last_failure"] is not None)(state()), 12)
         st = state()
         self.assertEqual(st[good]["state"], "up", lab.uvsadm("-L", "--checks").stdout)
         self.assertEqual(st[empty]["state"], "down")

@@ -105,4 +105,12 @@ int uvs_neigh_dump(uvs_neigh_cb cb, void *ctx);
 /* The IPv4 default gateway via ifindex from the main table, 0 if none (network order in *gw). */
 int uvs_default_gateway4(int ifindex, uint32_t *gw);
 
+/* VRRP (vrrp_socket.c). Addresses are 4 or 16 bytes in network order. Returns -errno on failure. */
+int uvs_vrrp_open(int family, int ifindex, const char *ifname, const uint8_t *src, const uint8_t *group);
+/* One advert: the VRRP message into buf, its source, destination and TTL / hop limit. 0: not VRRP. */
+ssize_t uvs_vrrp_recv(int fd, int family, uint8_t *buf, size_t cap, uint8_t *src, uint8_t *dst, int *ttl);
+int uvs_vrrp_send(int fd, int family, int ifindex, const uint8_t *dst, const uint8_t *msg, size_t len);
+/* 1 when the interface is up and running (carrier), 0 when not, -errno. */
+int uvs_link_up(const char *ifname);
+
 #endif
